@@ -1,0 +1,164 @@
+"""Build configuration: one frozen dataclass, read from edgeprune.toml / [tool.edgeprune], overridden by flags.
+
+Validation happens here, at the boundary: an unknown key or a bad value is a ConfigError naming the key
+(and where it came from) with the closest valid key suggested. Settings are never silently rewritten.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a build depends on. Stage records hash the parts each stage reads."""
+
+    target: str = "rpi4"
+    model: str = "example"
+    weights: str | None = None
+    data: str = "fashion-mnist"
+    data_dir: str | None = None
+    input_shape: tuple[int, ...] | None = None
+    prune_ratio: float = 0.5
+    importance: str = "l2"
+    teacher_epochs: int = 5
+    distill_epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    temperature: float = 4.0
+    alpha: float = 0.7
+    seed: int = 0
+    calibration_samples: int = 256
+    threads: int | None = None
+    bench_runs: int = 200
+    bench_warmup: int = 20
+    host: str | None = None
+    out: str | None = None
+    cache_dir: str | None = None
+
+    def build_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("build") / self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
+CONFIG_FILE = "edgeprune.toml"
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, FIELDS, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0].replace('_', '-')}'?" if close else f"; valid keys: {', '.join(sorted(FIELDS))}"
+
+
+def _parse_shape(value: Any, where: str) -> tuple[int, ...]:
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").split(",") if p.strip()]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise ConfigError(f"{where}: input-shape must look like C,H,W (e.g. 1,28,28), got {value!r}")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: input-shape must be integers like 1,28,28, got {value!r}") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise ConfigError(f"{where}: input-shape needs positive sizes like 1,28,28, got {value!r}")
+    return shape
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """Check one value against its field; return it in the field's type."""
+    if value is None:
+        return None
+    if name == "input_shape":
+        return _parse_shape(value, where)
+    default = FIELDS[name].default
+    label = f"{where}: '{name.replace('_', '-')}'"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int) or name == "threads":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{label} must be an integer, got {value!r}")
+        if value < (0 if name in ("seed", "distill_epochs", "teacher_epochs") else 1):
+            raise ConfigError(f"{label} must be positive, got {value}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} must be a number, got {value!r}")
+        value = float(value)
+        if name == "prune_ratio" and not 0.0 <= value < 1.0:
+            raise ConfigError(f"{label} must be in [0, 1), got {value}")
+        if name == "alpha" and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{label} must be in [0, 1], got {value}")
+        if name in ("temperature", "learning_rate") and value <= 0:
+            raise ConfigError(f"{label} must be > 0, got {value}")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{label} must be a string, got {value!r}")
+    return value
+
+
+def validate(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Normalise keys (hyphens allowed) and check every value; unknown keys are errors."""
+    clean: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = raw_key.replace("-", "_")
+        if key not in FIELDS:
+            raise ConfigError(f"{where}: unknown key '{raw_key}'{_suggest(key)}")
+        clean[key] = _coerce(key, value, where)
+    return clean
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read edgeprune.toml (top-level keys) or pyproject.toml ([tool.edgeprune])."""
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    if path.name == "pyproject.toml":
+        document = document.get("tool", {}).get("edgeprune", {})
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a table of settings")
+    return validate(document, str(path))
+
+
+def discover_config_file(directory: Path) -> Path | None:
+    """edgeprune.toml in the working directory, else a pyproject.toml with [tool.edgeprune]."""
+    candidate = directory / CONFIG_FILE
+    if candidate.is_file():
+        return candidate
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            with open(pyproject, "rb") as handle:
+                if "edgeprune" in tomllib.load(handle).get("tool", {}):
+                    return pyproject
+        except tomllib.TOMLDecodeError:
+            return None
+    return None
+
+
+def load_config(
+    config_file: str | None = None, overrides: Mapping[str, Any] | None = None, cwd: Path | None = None
+) -> BuildConfig:
+    """Defaults < config file < flags (only flags the user gave are in `overrides`)."""
+    values: dict[str, Any] = {}
+    path = Path(config_file) if config_file else discover_config_file(cwd or Path.cwd())
+    if path is not None:
+        values.update(read_config_file(path))
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(validate(given, "command line"))
+    return BuildConfig(**values)
