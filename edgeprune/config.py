@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,7 @@ def _suggest(key: str) -> str:
 
 def _parse_shape(value: Any, where: str) -> tuple[int, ...]:
     if isinstance(value, str):
-        parts = [p for p in value.replace("x", ",").split(",") if p.strip()]
+        parts = re.split(r"[,x]", value.strip())
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:

@@ -1,0 +1,18 @@
+"""Rendering report.json into report.md / report.html, and the build headline."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..fileio import write_text_atomic
+from .html import render_html
+from .markdown import render_markdown
+from .summary import build_summary, comparison_rows
+
+
+def write_reports(build_dir: Path, report: dict[str, Any]) -> None:
+    write_text_atomic(build_dir / "report.md", render_markdown(report))
+    write_text_atomic(build_dir / "report.html", render_html(report))
+
+
+__all__ = ["build_summary", "comparison_rows", "render_html", "render_markdown", "write_reports"]

@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Device-side benchmark runner: time one model artifact and print one JSON object.
+
+SELF-CONTAINED on purpose: standard library + numpy + whichever runtime is importable. It must not import
+edgeprune, because it is copied to a device (e.g. a Raspberry Pi over SSH) and run there on its own.
+
+    python device_runner.py ARTIFACT --threads N --warmup N --runs N [--min-seconds S] [--inputs FILE.npy]
+
+Runtime by suffix: ``.onnx`` -> onnxruntime; ``.tflite`` -> ai_edge_litert (or tflite_runtime).
+Measured separately: start-up (session/interpreter creation + allocation), first inference, warm-up
+(count only), then steady-state samples, one ``time.perf_counter_ns`` pair around each single inference.
+On error prints ``{"error": "one line"}`` and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+EXIT_ERROR = 2
+
+
+class RunnerError(Exception):
+    """A one-line, user-facing failure (missing runtime, unreadable model, bad inputs)."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Facts about the machine
+# ----------------------------------------------------------------------------------------------------
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    """CPU model from /proc/cpuinfo ("model name" on x86, "Model" on a Raspberry Pi), else platform."""
+    text = _read_text("/proc/cpuinfo")
+    if text:
+        fields: dict[str, str] = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields.setdefault(key.strip(), value.strip())
+        for key in ("model name", "Model", "Hardware", "cpu model", "Processor"):
+            if fields.get(key):
+                return fields[key]
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (ru_maxrss: KB on Linux, bytes on macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def device_facts() -> dict:
+    facts: dict = {
+        "hostname": socket.gethostname(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    base = "/sys/devices/system/cpu/cpu0/cpufreq/"
+    governor = _read_text(base + "scaling_governor")
+    if governor is not None:
+        facts["cpufreq_governor"] = governor
+    cur = _read_text(base + "scaling_cur_freq")
+    if cur is not None and cur.isdigit():
+        facts["cpufreq_cur_mhz"] = int(cur) / 1000.0
+    temp = _read_text("/sys/class/thermal/thermal_zone0/temp")
+    if temp is not None:
+        try:
+            facts["temperature_c"] = int(temp) / 1000.0
+        except ValueError:
+            pass
+    vcgencmd = shutil.which("vcgencmd")
+    if vcgencmd:
+        try:
+            proc = subprocess.run([vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=2)
+            facts["throttled"] = (proc.stdout or proc.stderr).strip()
+        except (OSError, subprocess.SubprocessError) as exc:
+            facts["throttled"] = f"not read: {exc.__class__.__name__}"
+    return facts
+
+
+def _dist_version(*names: str) -> str:
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Runtimes: each returns a Loaded with run_once(feed) and feeds prepared outside the timed region
+# ----------------------------------------------------------------------------------------------------
+
+class Loaded:
+    """A ready model: ``run_once(feed)`` is exactly the work that one timed sample covers."""
+
+    def __init__(self, runtime: str, version: str, run_once, make_feed, input_specs: list[dict], handle):
+        self.runtime = runtime
+        self.version = version
+        self.run_once = run_once
+        self.make_feed = make_feed  # (sample float32 C,H,W or None, rng) -> feed
+        self.input_specs = input_specs
+        self.handle = handle  # the session / interpreter (kept alive; used by measure_overhead)
+
+
+def import_runtime(suffix: str):
+    """Import the runtime module for an artifact suffix; RunnerError naming the pip command if missing."""
+    if suffix == ".onnx":
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise RunnerError(f"onnxruntime is not importable ({exc}); install it with: pip install onnxruntime")
+        return "onnxruntime", ort.__version__, ort
+    if suffix == ".tflite":
+        try:
+            from ai_edge_litert import interpreter as tfl
+
+            return "ai-edge-litert", _dist_version("ai-edge-litert"), tfl
+        except ImportError:
+            pass
+        try:
+            from tflite_runtime import interpreter as tfl
+        except ImportError as exc:
+            raise RunnerError(
+                f"no TFLite runtime is importable ({exc}); install one with: "
+                "pip install ai-edge-litert (or pip install tflite-runtime)"
+            )
+        return "tflite-runtime", _dist_version("tflite-runtime", "tflite_runtime"), tfl
+    raise RunnerError(f"unknown artifact type {suffix!r}: expected .onnx or .tflite")
+
+
+_ORT_DTYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int16)": "int16", "tensor(uint16)": "uint16",
+    "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(bool)": "bool",
+}
+
+
+def _fit_sample(sample, shape: tuple):
+    """Give one float32 C,H,W sample the tensor's shape: add batch, transpose NCHW->NHWC if needed."""
+    import numpy as np
+
+    x = np.asarray(sample, dtype=np.float32)
+    target = tuple(int(d) for d in shape)
+    if x.ndim == len(target) - 1:
+        x = x[None]
+    if x.shape == target:
+        return x
+    if x.ndim == 4 and len(target) == 4 and (x.shape[0], x.shape[2], x.shape[3], x.shape[1]) == target:
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    if x.size == int(np.prod(target)):
+        return x.reshape(target)
+    raise RunnerError(f"input sample of shape {tuple(sample.shape)} does not fit the model input {target}")
+
+
+def _to_dtype(x, dtype, quant: tuple[float, int] | None):
+    """Quantize float32 to an int8/uint8 input with (scale, zero point); else cast."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and quant is not None and quant[0]:
+        scale, zero = quant
+        info = np.iinfo(dtype)
+        q = np.round(x / scale + zero)
+        return np.clip(q, info.min, info.max).astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x), info.min, info.max).astype(dtype)
+    return x.astype(dtype)
+
+
+def load_onnx(path: str, threads: int) -> Loaded:
+    name, version, ort = import_runtime(".onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types
+        raise RunnerError(f"onnxruntime cannot load {path}: {_one_line(exc)}")
+    specs = []
+    for inp in sess.get_inputs():
+        shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in inp.shape)
+        specs.append({"name": inp.name, "shape": list(shape), "dtype": _ORT_DTYPES.get(inp.type, "float32")})
+
+    def make_feed(sample, rng):
+        import numpy as np
+
+        feed = {}
+        for i, spec in enumerate(specs):
+            if i == 0 and sample is not None:
+                x = _fit_sample(sample, tuple(spec["shape"]))
+            else:
+                x = rng.standard_normal(spec["shape"]).astype(np.float32)
+            feed[spec["name"]] = _to_dtype(x, spec["dtype"], None)
+        return feed
+
+    run_once = functools.partial(sess.run, None)
+    return Loaded(name, version, run_once, make_feed, specs, sess)
+
+
+def load_tflite(path: str, threads: int) -> Loaded:
+    name, version, tfl = import_runtime(".tflite")
+    try:
+        interp = tfl.Interpreter(model_path=path, num_threads=threads)
+        interp.allocate_tensors()
+    except Exception as exc:  # ValueError / RuntimeError from the interpreter
+        raise RunnerError(f"{name} cannot load {path}: {_one_line(exc)}")
+    in_details = interp.get_input_details()
+    out_idx = [d["index"] for d in interp.get_output_details()]
+    specs = []
+    for d in in_details:
+        quant = d.get("quantization") or (0.0, 0)
+        specs.append({
+            "name": d["name"], "index": d["index"], "shape": [int(s) for s in d["shape"]],
+            "dtype": str(d["dtype"].__name__ if hasattr(d["dtype"], "__name__") else d["dtype"]),
+            "quantization": [float(quant[0]), int(quant[1])],
+        })
+
+    def make_feed(sample, rng):
+        import numpy as np
+
+        feed = []
+        for i, spec in enumerate(specs):
+            if i == 0 and sample is not None:
+                x = _fit_sample(sample, tuple(spec["shape"]))
+            else:
+                x = rng.standard_normal(spec["shape"]).astype(np.float32)
+            feed.append((spec["index"], _to_dtype(x, spec["dtype"], tuple(spec["quantization"]))))
+        return feed
+
+    set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
+
+    def run_once(feed):
+        for index, value in feed:
+            set_tensor(index, value)
+        invoke()
+        return [get_tensor(i) for i in out_idx]
+
+    return Loaded(name, version, run_once, make_feed, specs, interp)
+
+
+def load(path: str, threads: int) -> Loaded:
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".onnx":
+        return load_onnx(path, threads)
+    if suffix == ".tflite":
+        return load_tflite(path, threads)
+    raise RunnerError(f"unknown artifact type {suffix!r} for {path}: expected .onnx or .tflite")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Measurement
+# ----------------------------------------------------------------------------------------------------
+
+def timed_loop(run_once, feeds: list, runs: int, min_seconds: float = 0.0) -> list[float]:
+    """One perf_counter_ns pair around each single inference, until `runs` samples AND `min_seconds`.
+
+    Feeds are cycled in order. Kept lean on purpose (local names, no branches inside the timed pair):
+    the loop's own cost per sample is what `measure_overhead` reports.
+    """
+    clock = time.perf_counter_ns
+    ns: list[int] = []
+    append = ns.append
+    min_ns = int(min_seconds * 1e9)
+    start = clock()
+    count = runs
+    order = feeds
+    while count > 0:
+        for feed in itertools.islice(itertools.cycle(order), count):
+            t0 = clock()
+            run_once(feed)
+            t1 = clock()
+            append(t1 - t0)
+        remaining = min_ns - (clock() - start)
+        if remaining <= 0:
+            break
+        # estimate the samples still needed from the mean so far (at least one more)
+        mean = max(1, (clock() - start) // len(ns))
+        count = max(1, int(remaining // mean) // 2 + 1)  # halve: converges without overshoot
+        shift = len(ns) % len(feeds)
+        order = feeds[shift:] + feeds[:shift]  # carry on the cycle where it stopped
+    return [x / 1e6 for x in ns]
+
+
+def load_inputs(path: str):
+    import numpy as np
+
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise RunnerError(f"cannot read inputs {path}: {_one_line(exc)}")
+    if arr.ndim < 2 or arr.shape[0] == 0:
+        raise RunnerError(f"inputs {path} must be N x C x H x W float32 samples, got shape {arr.shape}")
+    return arr.astype(np.float32, copy=False)
+
+
+def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
+              inputs_path: str | None = None, seed: int = 0) -> dict:
+    import numpy as np
+
+    if not os.path.isfile(artifact):
+        raise RunnerError(f"artifact not found: {artifact}")
+    try:
+        size_bytes = os.path.getsize(artifact)
+        with open(artifact, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise RunnerError(f"cannot read artifact {artifact}: {_one_line(exc)}")
+    samples_in = load_inputs(inputs_path) if inputs_path else None
+    import_runtime(os.path.splitext(artifact)[1].lower())  # import before the RSS baseline
+
+    rss_before = peak_rss_mb()
+    t0 = time.perf_counter_ns()
+    model = load(artifact, threads)
+    startup_ms = (time.perf_counter_ns() - t0) / 1e6
+
+    rng = np.random.default_rng(seed)
+    if samples_in is not None:
+        feeds = [model.make_feed(s, rng) for s in samples_in]
+    else:
+        feeds = [model.make_feed(None, rng)]
+
+    try:
+        t0 = time.perf_counter_ns()
+        model.run_once(feeds[0])
+        first_ms = (time.perf_counter_ns() - t0) / 1e6
+        for i in range(warmup):
+            model.run_once(feeds[i % len(feeds)])
+        t_start = time.perf_counter()
+        samples = timed_loop(model.run_once, feeds, runs, min_seconds)
+        timed_seconds = time.perf_counter() - t_start
+    except RunnerError:
+        raise
+    except Exception as exc:
+        raise RunnerError(f"{model.runtime} failed to run {artifact}: {_one_line(exc)}")
+    rss_after = peak_rss_mb()
+
+    return {
+        "artifact": artifact,
+        "size_bytes": size_bytes,
+        "runtime": model.runtime,
+        "runtime_version": model.version,
+        "threads": threads,
+        "warmup": warmup,
+        "runs": len(samples),
+        "min_seconds": min_seconds,
+        "timed_seconds": round(timed_seconds, 6),
+        "inputs": f"{len(samples_in)} samples from {inputs_path}" if samples_in is not None else "random normal",
+        "input_specs": model.input_specs,
+        "startup_ms": startup_ms,
+        "first_ms": first_ms,
+        "samples_ms": samples,
+        "peak_rss_mb": round(rss_after, 3),
+        "rss_before_mb": round(rss_before, 3),
+        "rss_growth_mb": round(rss_after - rss_before, 3),
+        "device": device_facts(),
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    return text[:400]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark one .onnx or .tflite artifact; print JSON.")
+    parser.add_argument("artifact")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--min-seconds", type=float, default=0.0)
+    parser.add_argument("--inputs", default=None, help="float32 N x C x H x W .npy of real samples")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        if args.threads < 1 or args.runs < 1 or args.warmup < 0 or args.min_seconds < 0:
+            raise RunnerError("need --threads >= 1, --runs >= 1, --warmup >= 0, --min-seconds >= 0")
+        result = benchmark(args.artifact, threads=args.threads, warmup=args.warmup, runs=args.runs,
+                           min_seconds=args.min_seconds, inputs_path=args.inputs, seed=args.seed)
+    except RunnerError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return EXIT_ERROR
+    except ImportError as exc:  # numpy itself missing
+        print(json.dumps({"error": f"{_one_line(exc)}; install it with: pip install numpy"}))
+        return EXIT_ERROR
+    except Exception as exc:  # last resort: still one JSON line, never a traceback on stdout
+        print(json.dumps({"error": f"{exc.__class__.__name__}: {_one_line(exc)}"}))
+        return EXIT_ERROR
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

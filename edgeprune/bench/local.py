@@ -1,0 +1,175 @@
+"""Benchmark artifacts on this machine.
+
+`bench_local` runs ``device_runner.py`` (the same script that is copied to devices) in a fresh
+subprocess of the current interpreter, so the peak RSS it reports belongs to that one artifact.
+`measure_overhead` compares, in one process, a bare timing loop with the harness's per-sample loop.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edgeprune.bench.stats import summarize
+from edgeprune.errors import StageError
+
+RUNNER_PATH = Path(__file__).with_name("device_runner.py")
+
+
+def _runner_argv(artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float,
+                 inputs_path: Path | None) -> list[str]:
+    argv = [sys.executable, str(RUNNER_PATH), str(artifact), "--threads", str(threads),
+            "--warmup", str(warmup), "--runs", str(runs), "--min-seconds", repr(float(min_seconds))]
+    if inputs_path is not None:
+        argv += ["--inputs", str(inputs_path)]
+    return argv
+
+
+def _parse_runner_output(artifact: Path, proc: subprocess.CompletedProcess) -> dict:
+    """The runner's JSON dict, or StageError with its one-line error (or the last stderr line)."""
+    lines = [ln for ln in (proc.stdout or "").splitlines() if ln.strip()]
+    payload = None
+    if lines:
+        try:
+            payload = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            payload = None
+    if isinstance(payload, dict) and "error" in payload:
+        raise StageError(f"benchmark of {artifact} failed: {payload['error']}")
+    if proc.returncode != 0 or not isinstance(payload, dict):
+        err = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
+        last = err[-1].strip() if err else f"no JSON output (exit code {proc.returncode})"
+        raise StageError(f"benchmark of {artifact} failed (runner exit code {proc.returncode}): {last}")
+    return payload
+
+
+def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
+                inputs: np.ndarray | None = None, progress: Callable[[str], None] | None = None,
+                timeout: float | None = None) -> dict:
+    """Measure one artifact on this host in a fresh subprocess.
+
+    Returns the runner's dict (see device_runner.py) plus ``summary`` (stats.summarize of the samples),
+    ``source: "measured"`` and ``where: "host <hostname> (<cpu model>)"``. Raises StageError with the
+    runner's one-line error on failure (missing file, missing runtime, invalid model, timeout).
+    """
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise StageError(f"benchmark of {artifact} failed: artifact not found: {artifact}")
+    if threads < 1 or runs < 1 or warmup < 0 or min_seconds < 0:
+        raise StageError(f"benchmark of {artifact}: need threads >= 1, runs >= 1, warmup >= 0, min_seconds >= 0")
+    if progress:
+        progress(f"benchmarking {artifact.name}: {threads} thread(s), {warmup} warm-up, {runs} runs")
+    with tempfile.TemporaryDirectory(prefix="edgeprune-bench-") as tmp:
+        inputs_path = None
+        if inputs is not None:
+            arr = np.ascontiguousarray(np.asarray(inputs, dtype=np.float32))
+            if arr.ndim < 2 or arr.shape[0] == 0:
+                raise StageError(f"benchmark of {artifact}: inputs must be N x C x H x W, got shape {arr.shape}")
+            inputs_path = Path(tmp) / "inputs.npy"
+            np.save(inputs_path, arr)
+        argv = _runner_argv(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                            inputs_path=inputs_path)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise StageError(f"benchmark of {artifact} timed out after {timeout} s") from None
+        except OSError as exc:
+            raise StageError(f"benchmark of {artifact}: cannot start {sys.executable}: {exc}") from exc
+    result = _parse_runner_output(artifact, proc)
+    samples = result.get("samples_ms") or []
+    if not samples:
+        raise StageError(f"benchmark of {artifact} returned no samples")
+    result["summary"] = summarize(samples)
+    result["source"] = "measured"
+    dev = result.get("device", {})
+    result["where"] = f"host {dev.get('hostname', 'unknown')} ({dev.get('cpu_model', 'unknown CPU')})"
+    if progress:
+        s = result["summary"]
+        progress(f"{artifact.name}: p50 {s['p50']:.3f} ms, p95 {s['p95']:.3f} ms, peak RSS {result['peak_rss_mb']:.1f} MB")
+    return result
+
+
+def measure_overhead(artifact: Path, *, threads: int, runs: int, rounds: int = 5, warmup: int = 10) -> dict:
+    """Harness overhead, measured in ONE process over ONE session and ONE input.
+
+    Alternates `rounds` times: a bare loop (``for _ in range(runs): run()``, one clock pair around
+    the whole loop) and the harness loop (`device_runner.timed_loop`, a clock pair around every run),
+    both timed by their total wall time. ``overhead_ratio`` = harness / bare per-run wall time, from
+    the fastest round of each (least disturbed by other load); ``paired_ratio_median`` is the median
+    of the per-round ratios. ``overhead_pct`` = 100 * (overhead_ratio - 1).
+    """
+    from edgeprune.bench import device_runner as dr
+
+    artifact = Path(artifact)
+    if not artifact.is_file():
+        raise StageError(f"overhead measurement of {artifact} failed: artifact not found: {artifact}")
+    if runs < 1 or rounds < 1:
+        raise StageError("measure_overhead needs runs >= 1 and rounds >= 1")
+    try:
+        model = dr.load(str(artifact), threads)
+    except dr.RunnerError as exc:
+        raise StageError(f"overhead measurement of {artifact} failed: {exc}") from None
+    feed = model.make_feed(None, np.random.default_rng(0))
+    feeds = [feed]
+    if model.runtime == "onnxruntime":
+        sess_run = model.handle.run
+
+        def bare_loop() -> int:
+            t0 = time.perf_counter_ns()
+            for _ in range(runs):
+                sess_run(None, feed)
+            return time.perf_counter_ns() - t0
+    else:
+        run_once = model.run_once
+
+        def bare_loop() -> int:
+            t0 = time.perf_counter_ns()
+            for _ in range(runs):
+                run_once(feed)
+            return time.perf_counter_ns() - t0
+
+    def harness_loop() -> tuple[int, float]:
+        t0 = time.perf_counter_ns()
+        samples = dr.timed_loop(model.run_once, feeds, runs, 0.0)
+        return time.perf_counter_ns() - t0, sum(samples)
+
+    for _ in range(warmup):
+        model.run_once(feed)
+    bare_ns: list[int] = []
+    harness_ns: list[int] = []
+    in_sample_ms: list[float] = []
+    for r in range(rounds):
+        order = (bare_loop, harness_loop) if r % 2 == 0 else (harness_loop, bare_loop)
+        for fn in order:
+            out = fn()
+            if fn is bare_loop:
+                bare_ns.append(out)
+            else:
+                harness_ns.append(out[0])
+                in_sample_ms.append(out[1])
+    bare_ms = min(bare_ns) / 1e6 / runs
+    harness_ms = min(harness_ns) / 1e6 / runs
+    ratio = harness_ms / bare_ms
+    best = harness_ns.index(min(harness_ns))
+    return {
+        "artifact": str(artifact),
+        "runtime": f"{model.runtime} {model.version}",
+        "threads": threads,
+        "runs": runs,
+        "rounds": rounds,
+        "bare_ms_per_run": bare_ms,
+        "harness_ms_per_run": harness_ms,
+        "overhead_ratio": ratio,
+        "overhead_pct": 100.0 * (ratio - 1.0),
+        "overhead_us_per_run": (harness_ms - bare_ms) * 1000.0,
+        "paired_ratio_median": statistics.median(h / b for h, b in zip(harness_ns, bare_ns)),
+        # share of the harness loop's wall time that falls inside the per-sample clock pairs
+        "in_sample_fraction": in_sample_ms[best] / (harness_ns[best] / 1e6),
+    }

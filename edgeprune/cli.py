@@ -1,0 +1,177 @@
+"""Command line: parse, load config, call the library, map errors to exit codes. Heavy imports stay lazy."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import EdgepruneError
+
+
+class _Group(click.Group):
+    """Turns EdgepruneError into one line on stderr and its exit code; Ctrl-C into a resumable stop."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgepruneError as exc:
+            click.echo(f"edgeprune: error: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("edgeprune: interrupted; finished stages are kept, run the same command to resume", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgeprune")
+def cli() -> None:
+    """Prune, distil, export and benchmark a PyTorch model for an edge device."""
+
+
+def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from .config import _parse_shape
+        from .errors import ConfigError
+
+        try:
+            _parse_shape(value, "--input-shape")
+        except ConfigError as exc:
+            raise click.BadParameter(exc.message) from None
+    return value
+
+
+@cli.command()
+@click.option("--target", help="Target profile name (see `edgeprune targets`) or a profile .toml file. [rpi4]")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="edgeprune.toml to read (default: ./edgeprune.toml or [tool.edgeprune] in ./pyproject.toml).")
+@click.option("--model", help="example | FILE.py:factory | package.module:factory | torchvision:NAME. [example]")
+@click.option("--weights", help="Teacher weights: .safetensors, or a .pt/.pth state dict. Without: edgeprune trains the teacher.")
+@click.option("--data", help="fashion-mnist | digits | npz:PATH | folder:PATH | module:function. [fashion-mnist]")
+@click.option("--data-dir", help="Folder holding the Fashion-MNIST IDX files.")
+@click.option("--input-shape", callback=_shape, help="C,H,W of one input, checked against the data.")
+@click.option("--prune-ratio", type=float, help="Share of channels to remove, 0 to <1. [0.5]")
+@click.option("--importance", help="Pruning criterion: l1, l2, bn-scale, random. [l2]")
+@click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [5]")
+@click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [3]")
+@click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]")
+@click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
+@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on.")
+@click.option("--out", help="Build folder. [build/<target>]")
+@click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def build(config_file: str | None, as_json: bool, quiet: bool, **flags: Any) -> None:
+    """Prune, distil, export and benchmark a model for a target: one reproducible build folder."""
+    from .build import build as run_build
+    from .config import load_config
+    from .progress import Progress
+
+    config = load_config(config_file, flags)
+    report = run_build(config, Progress(enabled=not quiet))
+    if as_json:
+        click.echo(json.dumps({"build_dir": str(config.build_dir()), **report["summary"]}, indent=2))
+    elif not quiet:
+        click.echo((config.build_dir() / "report.md").read_text())
+
+
+@cli.command()
+@click.argument("name", required=False)
+def targets(name: str | None) -> None:
+    """List target profiles, or show one."""
+    from .targets import available_targets, load_target
+
+    if name is None:
+        for target in available_targets():
+            profile = load_target(target)
+            click.echo(f"{target:16} {profile.description}")
+        return
+    for key, value in load_target(name).to_dict().items():
+        click.echo(f"{key:22} {value}")
+
+
+@cli.command()
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--target", default="host", show_default=True, help="Target profile (threads default).")
+@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias to run on.")
+@click.option("--threads", type=int, help="Runtime threads (default: the profile's, capped at this machine's cores).")
+@click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write every result (with raw samples) here.")
+@click.option("--budget-ms", type=float, help="Exit 3 if an artifact's p95 is over this, 4 if it cannot tell.")
+def bench(artifacts: tuple[str, ...], target: str, host: str | None, threads: int | None, runs: int, warmup: int,
+          json_file: str | None, budget_ms: float | None) -> None:
+    """Measure latency and memory of ONNX / TFLite artifacts."""
+    import os
+
+    from .bench.local import bench_local
+    from .errors import DeviceError
+    from .fileio import write_json_atomic
+    from .gate import Budgets, evaluate_gate
+    from .targets import load_target
+
+    profile = load_target(target)
+    if host:
+        raise DeviceError(f"--host {host}: benchmarking on a device over SSH is not available in this version")
+    cores = len(os.sched_getaffinity(0))
+    threads = threads or min(profile.threads, cores)
+    results, worst = {}, 0
+    for artifact in artifacts:
+        result = bench_local(Path(artifact), threads=threads, warmup=warmup, runs=runs)
+        results[artifact] = result
+        s = result["summary"]
+        click.echo(f"{artifact}: p50 {s['p50']:.4f} ms  p95 {s['p95']:.4f} ms  p99 {s['p99']:.4f} ms  "
+                   f"start-up {result['startup_ms']:.1f} ms  peak RSS {result['peak_rss_mb']:.1f} MB  "
+                   f"({result['runtime']} {result['runtime_version']}, {threads} threads, {len(result['samples_ms'])} runs, "
+                   f"measured on {result['where']})")
+        if budget_ms is not None:
+            summary = {"latency_ms": {"p95": s["p95"], "p95_ci": s["p95_ci"]}}
+            verdict = evaluate_gate({"summary": summary}, Budgets(budget_ms=budget_ms))
+            worst = max(worst, verdict.exit_code, key=lambda code: {0: 0, 4: 1, 3: 2}[code])
+    if json_file:
+        write_json_atomic(json_file, results)
+    sys.exit(worst)
+
+
+@cli.command()
+@click.argument("report_file", metavar="REPORT.json", type=click.Path(dir_okay=False))
+@click.option("--budget-ms", type=float, help="Maximum p95 latency of the deployable artifact.")
+@click.option("--max-memory-mb", type=float, help="Maximum peak RSS of the runner process.")
+@click.option("--max-size-kb", type=float, help="Maximum artifact file size.")
+@click.option("--min-accuracy", type=float, help="Minimum accuracy (0.91 or 91).")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML file for CI.")
+@click.option("--summary", "summary_file", type=click.Path(dir_okay=False), help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
+def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None, max_size_kb: float | None,
+         min_accuracy: float | None, junit: str | None, summary_file: str | None) -> None:
+    """Exit 0 if the build meets its budgets, 3 if one is broken, 4 if the measurement cannot tell."""
+    from .errors import InputFileError
+    from .fileio import write_text_atomic
+    from .gate import Budgets, evaluate_gate, render_junit, render_markdown
+
+    try:
+        report = json.loads(Path(report_file).read_text())
+    except FileNotFoundError:
+        raise InputFileError(f"{report_file}: report not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{report_file}: not a readable report.json ({exc})") from None
+    if not isinstance(report, dict) or "summary" not in report:
+        raise InputFileError(f"{report_file}: has no 'summary'; is it an edgeprune report.json?")
+    result = evaluate_gate(report, Budgets(budget_ms=budget_ms, max_memory_mb=max_memory_mb,
+                                           max_size_kb=max_size_kb, min_accuracy=min_accuracy))
+    for check in result.checks:
+        click.echo(f"{check.verdict.upper():13} {check.name}: {check.detail}")
+    if junit:
+        write_text_atomic(junit, render_junit(result))
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:  # $GITHUB_STEP_SUMMARY is appended to
+            handle.write(render_markdown(result) + "\n")
+    sys.exit(result.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="edgeprune")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""report.md: the headline tables in Markdown, for pull-request comments."""
+from __future__ import annotations
+
+from typing import Any
+
+from .summary import comparison_rows
+
+
+def fmt(value: Any, spec: str = ".3g", scale: float = 1.0, suffix: str = "") -> str:
+    """'not measured' beats a misleading 0."""
+    if value is None:
+        return "—"
+    if isinstance(value, (int, float)):
+        return f"{value * scale:{spec}}{suffix}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    summary = report.get("summary", {})
+    latency = summary.get("latency_ms", {})
+    target = report["target"]
+    lines = [
+        f"# edgeprune build: {target['name']}",
+        "",
+        f"Target: {target['description']}. Deployable artifact: `{summary.get('artifact')}`.",
+        "",
+        "| | value |",
+        "|---|---|",
+        f"| accuracy | {fmt(summary.get('accuracy'), '.2f', 100, ' %')} (teacher {fmt(summary.get('teacher_accuracy'), '.2f', 100, ' %')}, "
+        f"change {fmt(summary.get('accuracy_change_points'), '+.2f', 1, ' points')}) |",
+        f"| latency p50 / p95 | {fmt(latency.get('p50'), '.4f')} / {fmt(latency.get('p95'), '.4f')} ms |",
+        f"| speed-up vs fp32 teacher (TFLite) | {fmt(summary.get('speedup_vs_teacher_tflite_fp32'), '.2f', 1, 'x')} |",
+        f"| size | {fmt(summary.get('size_kb'), '.1f', 1, ' KB')} |",
+        f"| peak RSS of the runner | {fmt(summary.get('peak_rss_mb'), '.1f', 1, ' MB')} |",
+        "",
+        f"Latency: {latency.get('source', 'not measured')} on {latency.get('where', '—')} with "
+        f"{latency.get('runtime', '—')}, {latency.get('threads', '—')} threads, {latency.get('runs', '—')} runs"
+        + ("" if target["name"] == "host" else f"; these are not {target['name']} figures") + ".",
+        "",
+        "| model / artifact | accuracy | params | MACs | size | p50 ms | p95 ms | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in comparison_rows(report):
+        lines.append(
+            f"| {row['name']} | {fmt(row['accuracy'], '.2f', 100, ' %')} | {fmt(row['params'], ',d')} | "
+            f"{fmt(row['macs'], ',d')} | {fmt(row['size_kb'], '.1f', 1, ' KB')} | {fmt(row['p50_ms'], '.4f')} | "
+            f"{fmt(row['p95_ms'], '.4f')} | {fmt(row['peak_rss_mb'], '.1f', 1, ' MB')} |"
+        )
+    lines += ["", "Every figure's provenance (runtime, threads, runs, host) is in `report.json`.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""Stage 'export': ONNX fp32/int8 and TFLite fp32/int8 of the student, plus a TFLite fp32 teacher baseline.
+
+Parity is checked at the end of the stage: fp32 artifacts against the torch student on real test samples
+(max abs diff), int8 artifacts on the whole test split (top-1 agreement, accuracy, logit error).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import StageError
+from ..manifest import metric
+from ..pipeline import BuildContext, Stage
+from . import common
+
+FP32_PARITY_SAMPLES = 1000
+FP32_TOLERANCE = 1e-4
+ARTIFACTS = {
+    "model.onnx": ("onnx", "fp32"),
+    "model.int8.onnx": ("onnx", "int8"),
+    "model.tflite": ("tflite", "fp32"),
+    "model.int8.tflite": ("tflite", "int8"),
+    "teacher.tflite": ("tflite", "fp32"),
+}
+
+
+def _config(ctx: BuildContext) -> dict[str, Any]:
+    return {"calibration_samples": ctx.config.calibration_samples, "seed": ctx.config.seed,
+            "int8_activations": ctx.target.int8_activations, "opset": 17}
+
+
+def _run(ctx: BuildContext) -> dict[str, Any]:
+    import torch
+
+    from ..distill.trainer import predict_logits
+    from ..export.onnx import export_onnx
+    from ..export.parity import fp32_parity, int8_parity
+    from ..export.quantize import quantize_onnx_int8
+    from ..export.runtime import run_onnx, run_tflite
+    from ..export.tflite import export_tflite_fp32, export_tflite_int8
+
+    data = common.data(ctx)
+    student, teacher = common.student(ctx), common.teacher(ctx)
+    example = torch.from_numpy(data.x_test[:1].copy())
+    calibration = data.calibration(ctx.config.calibration_samples, seed=ctx.config.seed)
+    steps = [
+        ("model.onnx", lambda p: export_onnx(student, example, p, opset=17)),
+        ("model.int8.onnx", lambda p: quantize_onnx_int8(ctx.path("model.onnx"), p, calibration,
+                                                          activations=ctx.target.int8_activations)),
+        ("model.tflite", lambda p: export_tflite_fp32(student, example, p)),
+        ("model.int8.tflite", lambda p: export_tflite_int8(student, example, p, calibration)),
+        ("teacher.tflite", lambda p: export_tflite_fp32(teacher, example, p)),
+    ]
+    with ctx.progress.task("export", total=len(steps)) as task:
+        for name, export in steps:
+            export(ctx.path(name))
+            task.advance(1, artifact=name)
+
+    x_fp32, x_all, y_all = data.x_test[:FP32_PARITY_SAMPLES], data.x_test, data.y_test
+    reference = {"student": predict_logits(student, x_all), "teacher": predict_logits(teacher, x_all)}
+    runners = {"onnx": run_onnx, "tflite": run_tflite}
+    metrics: dict[str, Any] = {}
+    with ctx.progress.task("parity", total=len(ARTIFACTS)) as task:
+        for name, (fmt, precision) in ARTIFACTS.items():
+            ref = reference["teacher" if name.startswith("teacher") else "student"]
+            if precision == "fp32":
+                parity = fp32_parity(ref[: len(x_fp32)], runners[fmt](ctx.path(name), x_fp32))
+                if parity["max_abs_diff"] > FP32_TOLERANCE:
+                    raise StageError(f"{name}: fp32 output differs from torch by {parity['max_abs_diff']:.2e} "
+                                     f"(> {FP32_TOLERANCE:g}) on real test samples")
+                accuracy = None
+            else:
+                parity = int8_parity(ref, runners[fmt](ctx.path(name), x_all), y_all)
+                accuracy = parity["accuracy"]
+            size = ctx.path(name).stat().st_size
+            entry = {"format": fmt, "precision": precision, "of": "teacher" if name.startswith("teacher") else "student",
+                     "size": metric(size, "bytes", "measured", on="file size"), "parity": parity}
+            if accuracy is not None:
+                entry["accuracy"] = common.accuracy_metric(accuracy, len(y_all), f"{fmt} runtime, {precision}")
+            ctx.report["artifacts"].setdefault(name, {}).update(entry)
+            metrics[name] = parity
+            task.advance(1)
+    return metrics
+
+
+EXPORT = Stage(name="export", inputs=("student.safetensors", "plan.json", "teacher.safetensors"),
+               outputs=tuple(ARTIFACTS), config=_config, run=_run)

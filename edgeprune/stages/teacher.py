@@ -1,0 +1,68 @@
+"""Stage 'teacher': the user's weights, or a teacher trained by the tool and cached across builds."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..fileio import sha256_json
+from ..pipeline import BuildContext, Stage
+from . import common
+
+
+def cache_root(ctx: BuildContext) -> Path:
+    if ctx.config.cache_dir:
+        return Path(ctx.config.cache_dir)
+    if os.environ.get("EDGEPRUNE_CACHE"):
+        return Path(os.environ["EDGEPRUNE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgeprune"
+
+
+def _config(ctx: BuildContext) -> dict[str, Any]:
+    cfg = ctx.config
+    inputs = ctx.report["inputs"]
+    config = {"model": inputs["model"]["fingerprint"], "data": inputs["data"]["sha256"]}
+    if cfg.weights:
+        return {**config, "weights": inputs["weights"]["sha256"]}
+    return {**config, "epochs": cfg.teacher_epochs, "batch_size": cfg.batch_size,
+            "learning_rate": cfg.learning_rate, "seed": cfg.seed}
+
+
+def _train_settings(ctx: BuildContext):
+    from ..distill.trainer import TrainSettings
+
+    cfg = ctx.config
+    return TrainSettings(epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                         seed=cfg.seed, augment=common.data(ctx).augment)
+
+
+def _run(ctx: BuildContext) -> dict[str, Any]:
+    from ..distill.trainer import evaluate, train
+
+    data = common.data(ctx)
+    model = common.new_model(ctx)
+    history: dict[str, Any] = {}
+    if ctx.config.weights:
+        origin = f"user weights {ctx.config.weights}"
+    else:
+        cached = cache_root(ctx) / "teachers" / f"{sha256_json(_config(ctx))[:24]}.safetensors"
+        if cached.is_file():
+            common.load_safetensors(model, cached)
+            origin = f"cached teacher {cached}"
+        else:
+            ctx.progress.log(f"[teacher] no weights given: training {ctx.config.model} on {data.name} "
+                             f"for {ctx.config.teacher_epochs} epochs (cached for later builds)")
+            history = train(model, data, _train_settings(ctx), progress=ctx.progress)
+            common.save_weights(model, cached)
+            origin = f"trained by edgeprune, cached at {cached}"
+    common.save_weights(model, ctx.path("teacher.safetensors"))
+    ctx.cache["teacher"] = model.eval()
+    accuracy = evaluate(model, data.x_test, data.y_test)
+    ctx.report["models"]["teacher"] = {
+        "accuracy": common.accuracy_metric(accuracy, len(data.y_test), "torch fp32"),
+        **common.model_stats(model, data.input_shape), "origin": origin,
+    }
+    return {"accuracy": accuracy, "origin": origin, "training": history}
+
+
+TEACHER = Stage(name="teacher", inputs=(), outputs=("teacher.safetensors",), config=_config, run=_run)

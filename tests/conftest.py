@@ -1,0 +1,36 @@
+"""Shared fixtures: a user's model file, real small data sets as .npz, CLI helpers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def user_model_spec() -> str:
+    return f"{FIXTURES / 'user_models.py'}:small_net"
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory) -> Path:
+    """scikit-learn's digits upscaled to 16x16 as float32 NCHW: real images, tiny and offline."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = np.kron(digits.images.astype(np.float32) / 16.0, np.ones((2, 2), np.float32))[:, None]
+    x = (x - 0.3) / 0.4
+    y = digits.target.astype(np.int64)
+    path = tmp_path_factory.mktemp("data") / "digits16.npz"
+    np.savez(path, x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """The installed CLI in a real subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "edgeprune.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

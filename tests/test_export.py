@@ -1,0 +1,215 @@
+"""Export round trips on a tiny trained CNN: ONNX / TFLite, fp32 parity and int8 agreement."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from edgeprune.errors import StageError  # noqa: E402
+from edgeprune.export.onnx import export_onnx  # noqa: E402
+from edgeprune.export.parity import fp32_parity, int8_parity  # noqa: E402
+from edgeprune.export.quantize import quantize_onnx_int8  # noqa: E402
+from edgeprune.export.runtime import run_onnx, run_tflite, tensor_io_info  # noqa: E402
+from edgeprune.export.tflite import export_tflite_fp32, export_tflite_int8  # noqa: E402
+
+CLASSES = 10
+
+
+def _stripes(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy sine gratings whose orientation is the class: learnable, translation invariant (fits GAP)."""
+    labels = rng.integers(0, CLASSES, n)
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
+    images = np.empty((n, 1, 28, 28), np.float32)
+    for i, k in enumerate(labels):
+        theta = np.pi * k / CLASSES
+        phase = rng.uniform(0, 2 * np.pi)
+        wave = np.sin(2 * np.pi * (xx * np.cos(theta) + yy * np.sin(theta)) / 6 + phase)
+        images[i, 0] = 0.5 + 0.5 * wave + rng.normal(0, 0.2, (28, 28))
+    return images, labels
+
+
+class _Block(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.pw = nn.Conv2d(c, c, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x: Any) -> Any:
+        return torch.relu(x + self.bn2(self.pw(torch.relu(self.bn1(self.dw(x))))))
+
+
+class _TinyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        self.block = _Block(16)
+        self.down = nn.Sequential(nn.Conv2d(16, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(32, CLASSES)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(torch.flatten(self.pool(self.down(self.block(self.stem(x)))), 1))
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, Any]:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x_train, y_train = _stripes(512, rng)
+    x_test, y_test = _stripes(200, rng)
+    model = _TinyNet()
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(100):
+        idx = rng.integers(0, len(x_train), 32)
+        loss = nn.functional.cross_entropy(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        reference = model(torch.from_numpy(x_test)).numpy()
+    assert (reference.argmax(1) == y_test).mean() > 0.8, "tiny model failed to learn the synthetic task"
+    return {
+        "model": model,
+        "example": torch.from_numpy(x_train[:1]),
+        "calibration": x_train[:64],
+        "x": x_test,
+        "y": y_test,
+        "reference": reference,
+    }
+
+
+@pytest.fixture(scope="module")
+def artifacts(trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("export")
+    model, example, calib = trained["model"], trained["example"], trained["calibration"]
+    paths = {
+        "onnx": out / "model.onnx",
+        "onnx_int8": out / "model_int8.onnx",
+        "tflite": out / "model.tflite",
+        "tflite_int8": out / "model_int8.tflite",
+    }
+    timings: dict[str, float] = {}
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.train()  # the exporters must neither need eval mode from the caller nor change the caller's mode
+
+    start = time.perf_counter()
+    export_onnx(model, example, paths["onnx"])
+    timings["onnx"] = time.perf_counter() - start
+    start = time.perf_counter()
+    quantize_onnx_int8(paths["onnx"], paths["onnx_int8"], calib)
+    timings["onnx_int8"] = time.perf_counter() - start
+    start = time.perf_counter()
+    export_tflite_fp32(model, example, paths["tflite"])
+    timings["tflite"] = time.perf_counter() - start
+    start = time.perf_counter()
+    export_tflite_int8(model, example, paths["tflite_int8"], calib)
+    timings["tflite_int8"] = time.perf_counter() - start
+
+    was_training = model.training
+    model.eval()
+    after = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    print("export timings (s):", {k: round(v, 2) for k, v in timings.items()})
+    return {"dir": out, "paths": paths, "before": before, "after": after, "was_training": was_training}
+
+
+def test_files_written_atomically(artifacts: dict[str, Any]) -> None:
+    for path in artifacts["paths"].values():
+        assert path.is_file() and path.stat().st_size > 0
+    leftovers = [p.name for p in Path(artifacts["dir"]).iterdir() if ".partial" in p.name]
+    assert leftovers == []
+    assert not any(p.suffix == ".data" for p in Path(artifacts["dir"]).iterdir()), "ONNX must be a single file"
+
+
+def test_caller_model_unchanged(artifacts: dict[str, Any]) -> None:
+    before, after = artifacts["before"], artifacts["after"]
+    assert before.keys() == after.keys()
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    assert artifacts["was_training"] is True
+
+
+def test_onnx_fp32_parity(trained: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    logits = run_onnx(artifacts["paths"]["onnx"], trained["x"])
+    assert logits.shape == (len(trained["x"]), CLASSES) and logits.dtype == np.float32
+    parity = fp32_parity(trained["reference"], logits)
+    assert parity["samples"] == len(trained["x"])
+    assert parity["max_abs_diff"] < 1e-4, parity
+
+
+def test_onnx_io_info(artifacts: dict[str, Any]) -> None:
+    info = tensor_io_info(artifacts["paths"]["onnx"])
+    assert info["format"] == "onnx"
+    assert info["input"]["name"] == "input" and info["input"]["shape"] == [1, 1, 28, 28]
+    assert info["output"]["name"] == "logits" and info["output"]["shape"] == [1, CLASSES]
+    assert info["input"]["dtype"] == "float32"
+
+
+def test_tflite_fp32_parity(trained: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    logits = run_tflite(artifacts["paths"]["tflite"], trained["x"])
+    parity = fp32_parity(trained["reference"], logits)
+    assert parity["max_abs_diff"] < 1e-4, parity
+    info = tensor_io_info(artifacts["paths"]["tflite"])
+    assert info["input"]["dtype"] == "float32" and info["input"]["scale"] is None
+
+
+def test_onnx_int8(trained: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(artifacts["paths"]["onnx_int8"])).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    logits = run_onnx(artifacts["paths"]["onnx_int8"], trained["x"])
+    parity = int8_parity(trained["reference"], logits, trained["y"])
+    assert parity["top1_agreement"] >= 0.9, parity
+
+
+def test_tflite_int8(trained: dict[str, Any], artifacts: dict[str, Any]) -> None:
+    path = artifacts["paths"]["tflite_int8"]
+    info = tensor_io_info(path)
+    assert info["input"]["dtype"] == "int8" and info["output"]["dtype"] == "int8"
+    assert info["input"]["scale"] > 0 and isinstance(info["input"]["zero_point"], int)
+    assert path.stat().st_size < artifacts["paths"]["tflite"].stat().st_size
+    logits = run_tflite(path, trained["x"])
+    assert logits.dtype == np.float32
+    parity = int8_parity(trained["reference"], logits, trained["y"])
+    assert parity["top1_agreement"] >= 0.9, parity
+
+
+def test_quantize_rejects_bad_activation_type(artifacts: dict[str, Any], tmp_path: Path) -> None:
+    calib = np.zeros((2, 1, 28, 28), np.float32)
+    with pytest.raises(StageError, match="activations"):
+        quantize_onnx_int8(artifacts["paths"]["onnx"], tmp_path / "bad.onnx", calib, activations="bogus")
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_onnx_int8_signed_activations(trained: dict[str, Any], artifacts: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "s8.onnx"
+    quantize_onnx_int8(artifacts["paths"]["onnx"], out, trained["calibration"][:16], activations="int8")
+    parity = int8_parity(trained["reference"], run_onnx(out, trained["x"]), trained["y"])
+    assert parity["top1_agreement"] >= 0.9, parity
+    assert [p.name for p in tmp_path.iterdir()] == ["s8.onnx"]
+
+
+def test_parity_math() -> None:
+    ref = np.array([[1.0, 2.0, 0.0], [3.0, 0.0, 1.0]], np.float32)
+    cand = np.array([[1.0, 2.5, 0.0], [0.0, 4.0, 1.0]], np.float32)
+    fp = fp32_parity(ref, cand)
+    assert fp == {"max_abs_diff": 4.0, "max_rel_diff": pytest.approx(4.0 / 1e-6), "samples": 2}
+    q = int8_parity(ref, cand, np.array([1, 1]))
+    assert q["top1_agreement"] == 0.5 and q["accuracy"] == 1.0 and q["reference_accuracy"] == 0.5
+    assert q["max_abs_logit_error"] == 4.0 and q["samples"] == 2
+    with pytest.raises(StageError):
+        fp32_parity(ref, cand[:1])
+
+
+def test_missing_model_file_is_stage_error(tmp_path: Path) -> None:
+    with pytest.raises(StageError, match="does not exist"):
+        run_onnx(tmp_path / "nope.onnx", np.zeros((1, 1, 28, 28), np.float32))
