@@ -240,3 +240,17 @@ def test_summarize_edge_cases():
         summarize([])
     with pytest.raises(ValueError):
         summarize([1.0, float("nan")])
+
+
+def test_peak_rss_belongs_to_the_runner_not_to_this_process(tmp_path):
+    """The kernel carries a parent's peak RSS across fork+exec into ru_maxrss; the runner must not report it."""
+    import numpy as np
+
+    from edgeprune.bench.local import bench_local
+
+    ballast = np.ones((600, 1024, 1024), dtype=np.uint8)  # 600 MB resident in this process
+    artifact = tmp_path / "tiny.onnx"
+    _conv_onnx(artifact)
+    result = bench_local(artifact, threads=1, warmup=1, runs=5)
+    assert ballast.sum() > 0
+    assert 0 < result["peak_rss_mb"] < 400

@@ -60,8 +60,21 @@ def cpu_model() -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (ru_maxrss: KB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process so far, in MB.
+
+    Linux: VmHWM from /proc/self/status, which belongs to this program's own address space. ru_maxrss is
+    not used there because the kernel carries the parent's peak across fork+exec (a runner started from a
+    Python process holding torch would report the parent's 800 MB). Elsewhere ru_maxrss (KB, bytes on macOS).
+    """
     import resource
+
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0

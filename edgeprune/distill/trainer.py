@@ -129,41 +129,43 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
         teacher.eval()
         teacher.to(memory_format=memory_format)
 
-    history = []
-    for epoch in range(1, settings.epochs + 1):
-        epoch_start = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        total_loss = 0.0
-        with progress.task(f"train epoch {epoch}/{settings.epochs}", total=steps) as task:
-            for step in range(steps):
-                index = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb = x_train[index], y_train[index]
-                if augment:
-                    xb = augment_batch(xb, generator, max_shift=settings.max_shift, flip=settings.flip)
-                xb = xb.contiguous(memory_format=memory_format)
-                logits = model(xb)
-                if teacher is not None:
-                    with torch.no_grad():
-                        teacher_logits = teacher(xb)
-                    loss = kd_loss(logits, teacher_logits, yb, temperature=settings.temperature,
-                                   alpha=settings.alpha, label_smoothing=settings.label_smoothing)
-                else:
-                    loss = F.cross_entropy(logits, yb, label_smoothing=settings.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                value = float(loss.detach())
-                total_loss += value
-                task.advance(1, loss=value)
-        accuracy = evaluate(model, data.x_test, data.y_test)
-        history.append({"epoch": epoch, "train_loss": total_loss / steps, "test_accuracy": accuracy,
-                        "seconds": time.perf_counter() - epoch_start})
-    # back to the default layout: safetensors and the exporters expect contiguous weights
-    model.to(memory_format=torch.contiguous_format)
-    if teacher is not None:
-        teacher.to(memory_format=torch.contiguous_format)
+    history: list[dict] = []
+    try:
+        for epoch in range(1, settings.epochs + 1):
+            epoch_start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=generator)
+            total_loss = 0.0
+            with progress.task(f"train epoch {epoch}/{settings.epochs}", total=steps) as task:
+                for step in range(steps):
+                    index = order[step * batch_size:(step + 1) * batch_size]
+                    xb, yb = x_train[index], y_train[index]
+                    if augment:
+                        xb = augment_batch(xb, generator, max_shift=settings.max_shift, flip=settings.flip)
+                    xb = xb.contiguous(memory_format=memory_format)
+                    logits = model(xb)
+                    if teacher is not None:
+                        with torch.no_grad():
+                            teacher_logits = teacher(xb)
+                        loss = kd_loss(logits, teacher_logits, yb, temperature=settings.temperature,
+                                       alpha=settings.alpha, label_smoothing=settings.label_smoothing)
+                    else:
+                        loss = F.cross_entropy(logits, yb, label_smoothing=settings.label_smoothing)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
+                    value = float(loss.detach())
+                    total_loss += value
+                    task.advance(1, loss=value)
+            accuracy = evaluate(model, data.x_test, data.y_test)
+            history.append({"epoch": epoch, "train_loss": total_loss / steps, "test_accuracy": accuracy,
+                            "seconds": time.perf_counter() - epoch_start})
+    finally:
+        # back to the default layout: safetensors and the exporters expect contiguous weights
+        model.to(memory_format=torch.contiguous_format)
+        if teacher is not None:
+            teacher.to(memory_format=torch.contiguous_format)
     model.eval()
     return {"history": history, "test_accuracy": history[-1]["test_accuracy"],
             "wall_seconds": time.perf_counter() - start}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,9 @@ def export_onnx(model: "torch.nn.Module", example: "torch.Tensor", path: Path, *
     path = Path(path)
     net = copy.deepcopy(model).eval()
     try:
-        with atomic_path(path) as tmp, torch.no_grad():
+        with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+            # The TorchScript exporter is deprecated upstream but chosen on purpose (see docstring).
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
             torch.onnx.export(
                 net,
                 (example,),

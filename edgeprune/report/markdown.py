@@ -11,7 +11,7 @@ def fmt(value: Any, spec: str = ".3g", scale: float = 1.0, suffix: str = "") -> 
     if value is None:
         return "—"
     if isinstance(value, (int, float)):
-        return f"{value * scale:{spec}}{suffix}"
+        return f"{value * scale if scale != 1.0 else value:{spec}}{suffix}"
     return str(value)
 
 

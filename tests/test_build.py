@@ -1,0 +1,199 @@
+"""End to end through the real CLI on a user's own model file and .npz data (small, so it stays fast)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeprune.fileio import sha256_file
+
+from .conftest import FIXTURES, run_cli
+
+BUILD_FILES = ["report.json", "report.md", "report.html", "teacher.safetensors", "student.safetensors", "plan.json",
+               "model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite"]
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """Content of every visible file (the .lock file only holds the last builder's pid)."""
+    return {p.name: sha256_file(p) for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def _env(tmp_path: Path) -> dict:
+    return {**os.environ, "EDGEPRUNE_CACHE": str(tmp_path / "cache")}
+
+
+def _args(spec: str, npz: Path, out: Path, *extra: str) -> list[str]:
+    return ["build", "--target", "rpi4", "--model", spec, "--input-shape", "1,16,16", "--data", f"npz:{npz}",
+            "--teacher-epochs", "4", "--distill-epochs", "2", "--out", str(out), "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, user_model_spec, digits_npz):
+    root = tmp_path_factory.mktemp("build")
+    out = root / "out"
+    config = root / "edgeprune.toml"
+    config.write_text("bench-runs = 30\nbench-warmup = 3\ncalibration-samples = 64\nbatch-size = 32\n")
+    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(config), "--json"), env=_env(root))
+    assert result.returncode == 0, result.stderr
+    return {"root": root, "out": out, "config": config, "stdout": result.stdout}
+
+
+def test_build_writes_every_file_and_a_json_summary(built):
+    for name in BUILD_FILES:
+        assert (built["out"] / name).is_file(), name
+    assert not list(built["out"].glob(".*partial*")), "no half-written file may remain"
+    summary = json.loads(built["stdout"])
+    assert summary["artifact"] == "model.int8.tflite" and summary["target"] == "rpi4"
+    assert 0.5 < summary["accuracy"] <= 1.0
+
+
+def test_report_says_how_each_number_was_obtained(built):
+    report = json.loads((built["out"] / "report.json").read_text())
+    assert report["schema"] == 1 and report["versions"]["torch"].startswith("2.")
+    assert set(report["stages"]) == {"teacher", "prune", "distill", "export", "bench"}
+    teacher = report["models"]["teacher"]
+    student = report["models"]["student"]
+    assert student["params"]["value"] < teacher["params"]["value"]
+    assert student["macs"]["value"] < teacher["macs"]["value"]
+    assert teacher["macs"]["source"] == "computed" and teacher["accuracy"]["source"] == "measured"
+    for name in ("model.onnx", "model.tflite"):
+        assert report["artifacts"][name]["parity"]["max_abs_diff"] < 1e-4
+    for name in ("model.int8.onnx", "model.int8.tflite"):
+        parity = report["artifacts"][name]["parity"]
+        assert parity["top1_agreement"] >= 0.9 and parity["samples"] == 397
+    latency = report["artifacts"]["model.int8.tflite"]["bench"]["latency_ms"]
+    assert latency["source"] == "measured" and latency["where"].startswith("host ")
+    assert "not on rpi4" in latency["note"] and latency["runs"] >= 30
+    assert latency["p50"] <= latency["p95"] <= latency["p99"]
+    assert report["summary"]["latency_ms"]["p95"] == latency["p95"]
+
+
+def test_plan_and_weights_rebuild_the_student_without_pickle(built):
+    import torch
+
+    from edgeprune import load_pruned
+    from edgeprune.models.loading import import_from_spec
+
+    factory = import_from_spec(f"{FIXTURES / 'user_models.py'}:small_net")
+    student = load_pruned(factory, built["out"] / "plan.json", built["out"] / "student.safetensors")
+    plan = json.loads((built["out"] / "plan.json").read_text())
+    for name, after in plan["widths_after"].items():
+        assert (after % 8 == 0 and after > 0) or name in plan["ignored"], (name, after)
+    assert plan["widths_after"]["fc"] == 10
+    from edgeprune.export.runtime import run_onnx
+
+    data = np.random.default_rng(0).standard_normal((4, 1, 16, 16)).astype(np.float32)
+    with torch.no_grad():
+        expected = student(torch.from_numpy(data)).numpy()
+    assert np.abs(run_onnx(built["out"] / "model.onnx", data) - expected).max() < 1e-4
+
+
+def test_second_build_skips_every_stage(built, user_model_spec, digits_npz):
+    before = _hashes(built["out"])
+    result = run_cli(*_args(user_model_spec, digits_npz, built["out"], "--config", str(built["config"])),
+                     env=_env(built["root"]))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((built["out"] / "report.json").read_text())
+    assert all(stage["skipped"] for stage in report["stages"].values())
+    after = _hashes(built["out"])
+    assert {k: v for k, v in after.items() if not k.startswith("report")} == \
+        {k: v for k, v in before.items() if not k.startswith("report")}
+
+
+def _bad_weights(tmp_path: Path) -> Path:
+    path = tmp_path / "corrupt.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    return path
+
+
+def _bad_npz(tmp_path: Path) -> Path:
+    path = tmp_path / "wrongkeys.npz"
+    np.savez(path, images=np.zeros((4, 1, 16, 16), np.float32), labels=np.zeros(4, np.int64))
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing weights", "corrupt weights", "wrong input shape", "unknown target",
+                                  "untraceable model", "wrong data keys", "wrong data dtype", "missing model file"])
+def test_bad_input_is_one_line_exit_1_and_loses_nothing(built, case, user_model_spec, digits_npz, tmp_path):
+    spec, npz, extra = user_model_spec, digits_npz, []
+    needle = {
+        "missing weights": "weights file not found", "corrupt weights": "cannot read weights",
+        "wrong input shape": "does not match the data", "unknown target": "unknown target 'rpi9'",
+        "untraceable model": "cannot be traced", "wrong data keys": "missing array(s) x_train",
+        "wrong data dtype": "must be float32", "missing model file": "model source file not found",
+    }[case]
+    if case == "missing weights":
+        extra = ["--weights", str(tmp_path / "nope.safetensors")]
+    elif case == "corrupt weights":
+        extra = ["--weights", str(_bad_weights(tmp_path))]
+    elif case == "untraceable model":
+        spec = f"{FIXTURES / 'user_models.py'}:untraceable"
+    elif case == "wrong data keys":
+        npz = _bad_npz(tmp_path)
+    elif case == "wrong data dtype":
+        npz = tmp_path / "f64.npz"
+        with np.load(digits_npz) as arrays:
+            np.savez(npz, **{k: (v.astype(np.float64) if k.startswith("x") else v) for k, v in arrays.items()})
+    elif case == "missing model file":
+        spec = f"{tmp_path / 'nothere.py'}:factory"
+    args = _args(spec, npz, built["out"], *extra)
+    if case == "wrong input shape":
+        args[args.index("1,16,16")] = "3,16,16"
+    if case == "unknown target":
+        args[args.index("rpi4")] = "rpi9"
+    before = _hashes(built["out"])
+    result = run_cli(*args, env=_env(built["root"]))
+    assert result.returncode == 1, (case, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgeprune: error: ") and needle in lines[0], result.stderr
+    assert _hashes(built["out"]) == before
+
+
+def test_killed_build_resumes_from_the_last_finished_stage(built, user_model_spec, digits_npz, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "edgeprune.cli", *_args(user_model_spec, digits_npz, out, "--config", str(built["config"]))]
+    process = subprocess.Popen(args, env=_env(built["root"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and process.poll() is None:
+            try:
+                stages = json.loads((out / "report.json").read_text())["stages"]
+            except (OSError, ValueError):
+                stages = {}
+            if "prune" in stages:  # teacher and prune finished; distillation or export is under way
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the build finished before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    report = json.loads((out / "report.json").read_text())
+    for record in report["stages"].values():  # whatever the manifest calls finished really is
+        for name, digest in record["outputs"].items():
+            assert sha256_file(out / name) == digest
+    assert "bench" not in report["stages"]
+    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(built["config"])), env=_env(built["root"]))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["stages"]["teacher"]["skipped"] and report["stages"]["prune"]["skipped"]
+    assert not report["stages"]["bench"]["skipped"]
+    assert not list(out.glob(".*partial*"))
+
+
+def test_a_second_build_on_a_locked_folder_fails_at_once(built, user_model_spec, digits_npz):
+    from edgeprune.pipeline import build_lock
+
+    with build_lock(built["out"]):
+        result = run_cli(*_args(user_model_spec, digits_npz, built["out"]), env=_env(built["root"]))
+    assert result.returncode == 1
+    assert "another edgeprune build is using this folder" in result.stderr
