@@ -56,14 +56,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--student-width", type=float, default=0.5)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--max-shift", type=int, default=2, help="random shift in px (0: flip only)")
+    parser.add_argument("--teacher-width", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", help="write the teacher state dict here (.pt)")
     parser.add_argument("--load", help="skip teacher training: load this state dict (.pt)")
     args = parser.parse_args()
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}", flush=True)
     data = load_data("fashion-mnist")
-    teacher = example_net(data.input_shape[0], data.num_classes)
+    teacher = example_net(data.input_shape[0], data.num_classes, width=args.teacher_width)
     macs, params = count_macs(teacher, data.input_shape)
     print(f"teacher widths {teacher.widths}: {params} params, {macs / 1e6:.2f} M MACs", flush=True)
     if args.load:
@@ -71,7 +76,7 @@ def main() -> None:
         print(f"teacher loaded: {100 * evaluate(teacher, data.x_test, data.y_test):.2f}%", flush=True)
     else:
         settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                                 augment=not args.no_augment, seed=args.seed)
+                                 augment=not args.no_augment, max_shift=args.max_shift, seed=args.seed)
         print(f"teacher settings: {settings}", flush=True)
         show("teacher", train(teacher, data, settings))
         if args.save:
@@ -83,7 +88,7 @@ def main() -> None:
         smacs, sparams = count_macs(student, data.input_shape)
         print(f"student widths {student.widths}: {sparams} params, {smacs / 1e6:.2f} M MACs", flush=True)
         settings = TrainSettings(epochs=args.kd_epochs, batch_size=args.batch_size, learning_rate=args.kd_lr,
-                                 augment=not args.no_augment, seed=args.seed)
+                                 augment=not args.no_augment, max_shift=args.max_shift, seed=args.seed)
         print(f"student settings: {settings}", flush=True)
         result = train(student, data, settings, teacher=teacher)
         show("student-kd", result)

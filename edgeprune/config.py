@@ -90,7 +90,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if isinstance(default, int) or name == "threads":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{label} must be an integer, got {value!r}")
-        if value < (0 if name in ("seed", "distill_epochs", "teacher_epochs") else 1):
+        if value < (0 if name in ("seed", "distill_epochs") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
     if isinstance(default, float):
