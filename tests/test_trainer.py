@@ -13,6 +13,15 @@ from edgeprune.distill.trainer import TrainSettings, augment_batch, evaluate, kd
 from edgeprune.models.example import example_net
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process can run 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def digits():
     return load_data("digits")
@@ -68,6 +77,7 @@ def test_one_epoch_on_digits_learns_and_is_deterministic(digits):
     settings = TrainSettings(epochs=1, batch_size=64, learning_rate=3e-3, seed=3)
     models = []
     for _ in range(2):
+        torch.manual_seed(0)  # weight initialisation is the caller's; train() seeds everything after it
         model = example_net(1, digits.num_classes)
         result = train(model, digits, settings)
         models.append(model)

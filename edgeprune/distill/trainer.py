@@ -1,8 +1,11 @@
 """The one training loop: teacher training (cross-entropy) and distillation (Hinton KD against a teacher).
 
+Teacher recipe for the bundled example_net on Fashion-MNIST (benchmarks/teacher_recipe.py): 8 epochs,
+batch 128, AdamW 3e-3 one-cycle, weight decay 5e-4, label smoothing 0.1, horizontal flips -> 92.65%.
+
 Batches come straight from the DataBundle's numpy arrays (no DataLoader workers: on a small CPU the
-worker processes only compete with the training threads). Augmentation (random shift up to 2 px and
-horizontal flip) is done on the whole batch at once. Everything random is drawn from one seeded
+worker processes only compete with the training threads). Augmentation (horizontal flip, and a random
+shift of up to `max_shift` px when set) is done on the whole batch at once. Everything random is drawn from one seeded
 torch.Generator, so a run is repeatable given the seed and the thread count.
 """
 from __future__ import annotations
@@ -30,7 +33,9 @@ class TrainSettings:
     alpha: float = 0.7
     seed: int = 0
     augment: bool = True
-    max_shift: int = 2
+    # Flip only by default: on Fashion-MNIST, 8 epochs with +-2 px shifts reached 91.5% against 92.65%
+    # with flips alone (benchmarks/teacher_recipe.py); short schedules underfit, so less augmentation wins.
+    max_shift: int = 0
     flip: bool = True
     channels_last: bool = True  # NHWC conv kernels: measured ~1.3-2x faster training on this 2-core CPU
 

@@ -1,22 +1,22 @@
 """The bundled reference teacher: a small residual CNN sized for 2-core CPU training.
 
 Built from standard layers only (Conv2d, BatchNorm2d, ReLU, Linear, AdaptiveAvgPool2d, residual adds)
-so a structural pruner and the ONNX/TFLite exporters see nothing unusual. CPU time follows MACs, so the
-full 3x3 convolutions run at 7x7 and 4x4; the 28x28 and 14x14 stages use depthwise-separable blocks.
+so a structural pruner and the ONNX/TFLite exporters see nothing unusual. CPU time follows MACs (and, at
+this size, the memory traffic of BN/ReLU on large maps), so the stem is strided and the full 3x3
+convolutions run at 7x7 and 4x4.
 
-Layout for a 28x28 input (width=1.0):
+Layout for a 28x28 input (width=1.0): 106,378 parameters, 3.56 M MACs
 
-    stem     conv3x3 C->16, stride 1            28x28
-    block1   dw3x3(16) + pw1x1 16->16, residual 28x28
-    down1    dw3x3(16) stride 2 + pw1x1 16->32  14x14
-    block2   dw3x3(32) + pw1x1 32->32, residual 14x14
-    down2    conv3x3 32->64, stride 2           7x7
-    block3   conv3x3 64->64 x2, residual        7x7
-    down3    conv3x3 64->128, stride 2          4x4
-    block4   dw3x3(128) + pw1x1 128->128, residual 4x4
-    head     global average pool, flatten, linear 128->num_classes
+    stem     conv3x3 C->24, stride 2 + BN + ReLU               14x14     0.04 M MACs
+    block1   dw3x3(24) BN ReLU, pw1x1 24->24 BN, +x, ReLU      14x14     0.16 M
+    down2    conv3x3 24->48, stride 2 + BN + ReLU              7x7       0.51 M
+    block2   conv3x3 48->48 BN ReLU, conv3x3 BN, +x, ReLU      7x7       2.03 M
+    down3    conv3x3 48->96, stride 2 + BN + ReLU              4x4       0.66 M
+    block3   dw3x3(96) BN ReLU, pw1x1 96->96 BN, +x, ReLU      4x4       0.16 M
+    head     global average pool, flatten, linear 96->classes
 
-Any input of at least 8x8 works (the strided stages pad, so 8x8 ends at 1x1).
+Recipe (distill/trainer.py defaults, 8 epochs, flips): 92.65% on Fashion-MNIST test, ~30-35 s/epoch on
+2 cores. Any input of at least 8x8 works (the strided stages pad, so 8x8 ends at 1x1).
 """
 from __future__ import annotations
 
