@@ -74,6 +74,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}", flush=True)
     data = load_data("fashion-mnist")
+    torch.manual_seed(args.seed)  # as the build does: initial weights follow the seed
     teacher = example_net(data.input_shape[0], data.num_classes, width=args.teacher_width)
     macs, params = count_macs(teacher, data.input_shape)
     print(f"teacher widths {teacher.widths}: {params} params, {macs / 1e6:.2f} M MACs", flush=True)

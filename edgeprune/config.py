@@ -28,8 +28,8 @@ class BuildConfig:
     input_shape: tuple[int, ...] | None = None
     prune_ratio: float = 0.5
     importance: str = "l2"
-    teacher_epochs: int = 5
-    distill_epochs: int = 3
+    teacher_epochs: int = 8
+    distill_epochs: int = 8
     batch_size: int = 128
     learning_rate: float = 3e-3
     temperature: float = 4.0

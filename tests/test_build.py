@@ -69,6 +69,9 @@ def test_report_says_how_each_number_was_obtained(built):
     assert "not on rpi4" in latency["note"] and latency["runs"] >= 30
     assert latency["p50"] <= latency["p95"] <= latency["p99"]
     assert report["summary"]["latency_ms"]["p95"] == latency["p95"]
+    markdown = (built["out"] / "report.md").read_text()
+    assert "these are not rpi4 figures" in markdown and "| model.int8.tflite |" in markdown
+    assert "<table>" in (built["out"] / "report.html").read_text()
 
 
 def test_plan_and_weights_rebuild_the_student_without_pickle(built):

@@ -25,6 +25,9 @@ def prepare(ctx: "BuildContext") -> None:
             f"--input-shape {','.join(map(str, cfg.input_shape))} does not match the data "
             f"({data.name} samples are {','.join(map(str, data.input_shape))})"
         )
+    import torch
+
+    torch.manual_seed(cfg.seed)  # the teacher's initial weights (when edgeprune trains it) follow --seed
     model = build_model(cfg.model, data.input_shape[0], data.num_classes)
     if cfg.weights:
         load_weights(model, cfg.weights)
