@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,14 +24,14 @@ def main() -> int:
     parser.add_argument("--target", default="rpi4")
     parser.add_argument("--out", default=None, help="build folder (default build/<target>)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "compression.md"))
     args = parser.parse_args()
 
     import torch
 
-    from edgeprune.bench.local import bench_local
+    from edgeprune.bench.local import bench_interleaved
     from edgeprune.build import build
     from edgeprune.config import load_config
     from edgeprune.export.tflite import export_tflite_fp32
@@ -65,15 +64,11 @@ def main() -> int:
         ("pruned + distilled int8", "student", "model.int8.tflite"),
     ]
     inputs = common.data(ctx).x_test[:64]
-    p50s: dict[str, list[float]] = {name: [] for _, _, name in rows}
-    p95s: dict[str, list[float]] = {name: [] for _, _, name in rows}
-    for _ in range(args.rounds):
-        for _, _, name in rows:
-            result = bench_local(out / name, threads=threads, warmup=30, runs=args.runs, inputs=inputs)
-            p50s[name].append(result["summary"]["p50"])
-            p95s[name].append(result["summary"]["p95"])
-            runtime = f"{result['runtime']} {result['runtime_version']}"
-            where = result["where"]
+    results = bench_interleaved([out / name for _, _, name in rows], rounds=args.rounds, threads=threads,
+                                warmup=100, runs=args.runs, min_seconds=0.5, inputs=inputs)
+    summaries = {path.name: r["summary"] for path, r in results.items()}
+    first = next(iter(results.values()))
+    runtime, where = f"{first['runtime']} {first['runtime_version']}", first["where"]
 
     models, artifacts = report["models"], report["artifacts"]
     accuracy = {
@@ -82,24 +77,27 @@ def main() -> int:
         "model.tflite": models["student"]["accuracy"]["value"],
         "model.int8.tflite": artifacts["model.int8.tflite"]["accuracy"]["value"],
     }
-    base = statistics.median(p50s["teacher.tflite"])
+    base = summaries["teacher.tflite"]["p50"]
     lines = [
         f"# Compression of the default example ({args.target} build)",
         "",
-        f"Latency measured on {where} with {runtime}, {threads} threads, {args.rounds} interleaved rounds x "
-        f"{args.runs} runs (+30 warm-up) on real test inputs; median over rounds of each round's p50/p95. "
+        f"Latency measured on {where} with {runtime}, {threads} threads, {args.rounds} interleaved rounds (a fresh "
+        f"process per artifact and round; each at least {args.runs} runs and 0.5 s after 100 warm-up runs) on real "
+        "test inputs; samples pooled over rounds, p50 with a 95% two-level bootstrap interval (rounds, samples). "
         f"These are host figures, not {args.target} figures. Accuracy: full Fashion-MNIST test split (10,000) - "
         "torch for fp32 models, the TFLite interpreter for int8.",
         "",
-        "| model | accuracy | params | MACs | file | p50 ms | p95 ms | speed-up vs teacher (p50) |",
+        "| model | accuracy | params | MACs | file | p50 ms [95% CI] | p95 ms | speed-up vs teacher (p50) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, key, name in rows:
-        p50, p95 = statistics.median(p50s[name]), statistics.median(p95s[name])
+        p50, p95 = summaries[name]["p50"], summaries[name]["p95"]
+        lo, hi = summaries[name]["p50_ci"]
         size_kb = (out / name).stat().st_size / 1024
         lines.append(
             f"| {label} (`{name}`) | {100 * accuracy[name]:.2f} % | {models[key]['params']['value']:,} | "
-            f"{models[key]['macs']['value']:,} | {size_kb:.1f} KB | {p50:.4f} | {p95:.4f} | {base / p50:.2f}x |"
+            f"{models[key]['macs']['value']:,} | {size_kb:.1f} KB | {p50:.4f} [{lo:.4f}, {hi:.4f}] | {p95:.4f} | "
+            f"{base / p50:.2f}x |"
         )
     build_stages = {k: v["wall_seconds"] for k, v in report["stages"].items()}
     lines += [

@@ -54,7 +54,7 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--input-shape", callback=_shape, help="C,H,W of one input, checked against the data.")
 @click.option("--prune-ratio", type=float, help="Share of channels to remove, 0 to <1. [0.5]")
 @click.option("--importance", help="Pruning criterion: l1, l2, bn-scale, random. [l2]")
-@click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [8]")
+@click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [10]")
 @click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]")
 @click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]")
 @click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
@@ -97,15 +97,17 @@ def targets(name: str | None) -> None:
 @click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias to run on.")
 @click.option("--threads", type=int, help="Runtime threads (default: the profile's, capped at this machine's cores).")
 @click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--warmup", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved passes over the artifacts, each in a fresh process.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write every result (with raw samples) here.")
 @click.option("--budget-ms", type=float, help="Exit 3 if an artifact's p95 is over this, 4 if it cannot tell.")
 def bench(artifacts: tuple[str, ...], target: str, host: str | None, threads: int | None, runs: int, warmup: int,
-          json_file: str | None, budget_ms: float | None) -> None:
+          rounds: int, json_file: str | None, budget_ms: float | None) -> None:
     """Measure latency and memory of ONNX / TFLite artifacts."""
     import os
 
-    from .bench.local import bench_local
+    from .bench.local import bench_interleaved
     from .errors import DeviceError
     from .fileio import write_json_atomic
     from .gate import Budgets, evaluate_gate
@@ -116,14 +118,16 @@ def bench(artifacts: tuple[str, ...], target: str, host: str | None, threads: in
         raise DeviceError(f"--host {host}: benchmarking on a device over SSH is not available in this version")
     cores = len(os.sched_getaffinity(0))
     threads = threads or min(profile.threads, cores)
+    measured = bench_interleaved([Path(a) for a in artifacts], rounds=rounds, threads=threads, warmup=warmup, runs=runs)
     results, worst = {}, 0
-    for artifact in artifacts:
-        result = bench_local(Path(artifact), threads=threads, warmup=warmup, runs=runs)
+    for path, result in measured.items():
+        artifact = str(path)
         results[artifact] = result
         s = result["summary"]
         click.echo(f"{artifact}: p50 {s['p50']:.4f} ms  p95 {s['p95']:.4f} ms  p99 {s['p99']:.4f} ms  "
                    f"start-up {result['startup_ms']:.1f} ms  peak RSS {result['peak_rss_mb']:.1f} MB  "
-                   f"({result['runtime']} {result['runtime_version']}, {threads} threads, {len(result['samples_ms'])} runs, "
+                   f"({result['runtime']} {result['runtime_version']}, {threads} threads, {len(result['samples_ms'])} runs "
+                   f"in {rounds} rounds, "
                    f"measured on {result['where']})")
         if budget_ms is not None:
             summary = {"latency_ms": {"p95": s["p95"], "p95_ci": s["p95_ci"]}}

@@ -28,7 +28,7 @@ class BuildConfig:
     input_shape: tuple[int, ...] | None = None
     prune_ratio: float = 0.5
     importance: str = "l2"
-    teacher_epochs: int = 8
+    teacher_epochs: int = 10
     distill_epochs: int = 8
     batch_size: int = 128
     learning_rate: float = 3e-3
@@ -38,7 +38,9 @@ class BuildConfig:
     calibration_samples: int = 256
     threads: int | None = None
     bench_runs: int = 200
-    bench_warmup: int = 20
+    bench_warmup: int = 100
+    bench_rounds: int = 3
+    bench_min_seconds: float = 0.5
     host: str | None = None
     out: str | None = None
     cache_dir: str | None = None
@@ -90,7 +92,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if isinstance(default, int) or name == "threads":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{label} must be an integer, got {value!r}")
-        if value < (0 if name in ("seed", "distill_epochs") else 1):
+        if value < (0 if name in ("seed", "distill_epochs", "bench_warmup") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
     if isinstance(default, float):
@@ -101,6 +103,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{label} must be in [0, 1), got {value}")
         if name == "alpha" and not 0.0 <= value <= 1.0:
             raise ConfigError(f"{label} must be in [0, 1], got {value}")
+        if name == "bench_min_seconds" and value < 0:
+            raise ConfigError(f"{label} must be >= 0, got {value}")
         if name in ("temperature", "learning_rate") and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
         return value

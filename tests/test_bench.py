@@ -254,3 +254,18 @@ def test_peak_rss_belongs_to_the_runner_not_to_this_process(tmp_path):
     result = bench_local(artifact, threads=1, warmup=1, runs=5)
     assert ballast.sum() > 0
     assert 0 < result["peak_rss_mb"] < 400
+
+
+def test_two_level_bootstrap_reflects_between_round_spread():
+    from edgeprune.bench.stats import summarize
+
+    rng = np.random.default_rng(0)
+    means = (1.0, 1.5, 1.0, 1.2, 0.9)
+    samples = np.concatenate([rng.normal(m, 0.05, 2000) for m in means])
+    groups = np.repeat(np.arange(len(means)), 2000)
+    iid, grouped = summarize(samples), summarize(samples, groups=groups)
+    assert grouped["p50"] == iid["p50"]
+    iid_width = iid["p50_ci"][1] - iid["p50_ci"][0]
+    grouped_width = grouped["p50_ci"][1] - grouped["p50_ci"][0]
+    assert grouped_width > 10 * iid_width  # rounds disagree: the interval must say so
+    assert grouped["p50_ci"][0] <= grouped["p50"] <= grouped["p50_ci"][1]

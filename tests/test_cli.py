@@ -71,10 +71,11 @@ def test_bench_cli_on_a_real_onnx_file(tmp_path):
     from tests.test_bench import _conv_onnx
 
     artifact = _conv_onnx(tmp_path / "conv.onnx")
-    result = CliRunner().invoke(cli, ["bench", str(artifact), "--runs", "20", "--warmup", "2", "--threads", "1",
+    result = CliRunner().invoke(cli, ["bench", str(artifact), "--runs", "20", "--warmup", "2", "--threads", "1", "--rounds", "2",
                                       "--json", str(tmp_path / "b.json"), "--budget-ms", "1000"])
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "b.json").read_text())
-    assert len(data[str(artifact)]["samples_ms"]) >= 20 and "measured on host" in result.output
+    assert len(data[str(artifact)]["samples_ms"]) >= 40 and "measured on host" in result.output
+    assert len(data[str(artifact)]["round_p50_ms"]) == 2
     over = CliRunner().invoke(cli, ["bench", str(artifact), "--runs", "20", "--warmup", "2", "--budget-ms", "0.000001"])
     assert over.exit_code == 3

@@ -96,6 +96,43 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
     return result
 
 
+def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,
+                      min_seconds: float = 0.0, inputs: np.ndarray | None = None,
+                      on_result: Callable[[Path, dict], None] | None = None) -> dict[Path, dict]:
+    """Benchmark several artifacts in `rounds` interleaved passes, one fresh process per pass.
+
+    On a shared machine most latency variance is between processes (core placement, frequency, other
+    load), so comparing artifacts measured once each, one after the other, misleads. Samples of all
+    rounds are pooled; the confidence intervals come from a two-level bootstrap over rounds and samples.
+    """
+    if rounds < 1:
+        raise StageError(f"benchmark needs rounds >= 1, got {rounds}")
+    per_round: dict[Path, list[dict]] = {Path(a): [] for a in artifacts}
+    for _ in range(rounds):
+        for artifact in per_round:
+            result = bench_local(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                                 inputs=inputs)
+            per_round[artifact].append(result)
+            if on_result:
+                on_result(artifact, result)
+    merged = {}
+    for artifact, results in per_round.items():
+        samples = [x for r in results for x in r["samples_ms"]]
+        groups = [i for i, r in enumerate(results) for _ in r["samples_ms"]]
+        merged[artifact] = {
+            **results[0],
+            "samples_ms": samples,
+            "rounds": rounds,
+            "round_p50_ms": [r["summary"]["p50"] for r in results],
+            "startup_ms": statistics.median(r["startup_ms"] for r in results),
+            "first_ms": statistics.median(r["first_ms"] for r in results),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "rss_growth_mb": max(r["rss_growth_mb"] for r in results),
+            "summary": summarize(samples, groups=groups),
+        }
+    return merged
+
+
 def measure_overhead(artifact: Path, *, threads: int, runs: int, rounds: int = 5, warmup: int = 10) -> dict:
     """Harness overhead, measured in ONE process over ONE session and ONE input.
 

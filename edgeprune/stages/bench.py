@@ -26,23 +26,27 @@ def host_threads(ctx: BuildContext) -> int:
 
 
 def _config(ctx: BuildContext) -> dict[str, Any]:
-    return {"threads": host_threads(ctx), "runs": ctx.config.bench_runs, "warmup": ctx.config.bench_warmup,
-            "where": "host"}
+    cfg = ctx.config
+    return {"threads": host_threads(ctx), "runs": cfg.bench_runs, "warmup": cfg.bench_warmup,
+            "rounds": cfg.bench_rounds, "min_seconds": cfg.bench_min_seconds, "where": "host"}
 
 
 def _run(ctx: BuildContext) -> dict[str, Any]:
-    from ..bench.local import bench_local
+    from ..bench.local import bench_interleaved
 
+    cfg = ctx.config
     threads = host_threads(ctx)
     inputs = common.data(ctx).x_test[:BENCH_INPUT_SAMPLES]
-    raw: dict[str, Any] = {}
-    with ctx.progress.task(f"bench ({threads} threads)", total=len(ARTIFACTS)) as task:
-        for name in ARTIFACTS:
-            result = bench_local(ctx.path(name), threads=threads, warmup=ctx.config.bench_warmup,
-                                 runs=ctx.config.bench_runs, inputs=inputs)
-            raw[name] = result
-            ctx.report["artifacts"].setdefault(name, {})["bench"] = _summarise(result, threads, ctx)
-            task.advance(1, artifact=name, p50_ms=result["summary"]["p50"])
+    with ctx.progress.task(f"bench ({threads} threads, {cfg.bench_rounds} rounds)",
+                           total=cfg.bench_rounds * len(ARTIFACTS)) as task:
+        results = bench_interleaved(
+            [ctx.path(name) for name in ARTIFACTS], rounds=cfg.bench_rounds, threads=threads,
+            warmup=cfg.bench_warmup, runs=cfg.bench_runs, min_seconds=cfg.bench_min_seconds, inputs=inputs,
+            on_result=lambda path, r: task.advance(1, artifact=path.name, p50_ms=r["summary"]["p50"]),
+        )
+    raw = {path.name: result for path, result in results.items()}
+    for name, result in raw.items():
+        ctx.report["artifacts"].setdefault(name, {})["bench"] = _summarise(result, threads, ctx)
     write_json_atomic(ctx.path("bench.json"), raw)
     return {name: r["summary"] for name, r in raw.items()}
 
@@ -51,6 +55,7 @@ def _summarise(result: dict[str, Any], threads: int, ctx: BuildContext) -> dict[
     provenance = {
         "source": "measured", "where": result["where"], "runtime": f"{result['runtime']} {result['runtime_version']}",
         "threads": threads, "warmup": result["warmup"], "runs": len(result["samples_ms"]),
+        "rounds": result["rounds"], "round_p50_ms": result["round_p50_ms"],
         "inputs": f"{BENCH_INPUT_SAMPLES} real test samples, cycled",
         "note": f"measured on this host, not on {ctx.target.name}" if ctx.target.name != "host" else "",
     }
