@@ -173,6 +173,17 @@ def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None,
     sys.exit(result.exit_code)
 
 
+@cli.command()
+@click.argument("build_dir", metavar="BUILD_DIR", type=click.Path(file_okay=False))
+@click.option("--compare", multiple=True, type=click.Path(file_okay=False), help="Another build folder to put side by side (repeatable).")
+def report(build_dir: str, compare: tuple[str, ...]) -> None:
+    """Re-render report.html / report.md of a build folder from its report.json."""
+    from .report import rerender
+
+    for path in rerender(Path(build_dir), [Path(c) for c in compare]):
+        click.echo(str(path))
+
+
 def main() -> None:
     cli(prog_name="edgeprune")
 

@@ -11,7 +11,7 @@ test_setup=false
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 apt_packages=(python3-venv dataset-fashion-mnist)
-$test_setup && apt_packages+=(openssh-server)
+$test_setup && apt_packages+=(openssh-server chromium fonts-dejavu-core)  # sshd for SSH tests, a browser for report tests
 if ! dpkg -s "${apt_packages[@]}" >/dev/null 2>&1; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_packages[@]}" >/dev/null

@@ -201,3 +201,14 @@ def test_a_second_build_on_a_locked_folder_fails_at_once(built, user_model_spec,
         result = run_cli(*_args(user_model_spec, digits_npz, built["out"]), env=_env(built["root"]))
     assert result.returncode == 1
     assert "another edgeprune build is using this folder" in result.stderr
+
+
+def test_report_command_compares_two_builds(built, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(built["out"], other)
+    result = run_cli("report", str(built["out"]), "--compare", str(other))
+    assert result.returncode == 0, result.stderr
+    html = (built["out"] / "report.html").read_text()
+    assert "other" in html and "data:image/png;base64," in html and "http://" not in html

@@ -79,3 +79,8 @@ def test_bench_cli_on_a_real_onnx_file(tmp_path):
     assert len(data[str(artifact)]["round_p50_ms"]) == 2
     over = CliRunner().invoke(cli, ["bench", str(artifact), "--runs", "20", "--warmup", "2", "--budget-ms", "0.000001"])
     assert over.exit_code == 3
+
+
+def test_report_command_rerenders_and_names_a_missing_folder(tmp_path):
+    missing = CliRunner().invoke(cli, ["report", str(tmp_path / "nobuild")])
+    assert missing.exit_code == 1 and "report.json" in missing.output
