@@ -83,7 +83,7 @@ class GateResult:
 
 # ----------------------------------------------------------------------------------------------------
 
-def _number(value) -> float | None:
+def number(value) -> float | None:
     """A finite float from a number or a {"value": x} record; None if absent or not a number."""
     if isinstance(value, dict):
         value = value.get("value")
@@ -107,7 +107,7 @@ def _check_latency(summary: dict, budget: float) -> Check:
     lat = summary.get("latency_ms")
     if not isinstance(lat, dict):
         return _missing(name, budget, unit, "summary.latency_ms")
-    p95 = _number(lat.get("p95"))
+    p95 = number(lat.get("p95"))
     if p95 is None:
         return _missing(name, budget, unit, "summary.latency_ms.p95")
     origin = ", ".join(str(lat[k]) for k in ("source", "where") if lat.get(k))
@@ -115,7 +115,7 @@ def _check_latency(summary: dict, budget: float) -> Check:
     ci = lat.get("p95_ci")
     lo = hi = None
     if isinstance(ci, (list, tuple)) and len(ci) == 2:
-        lo, hi = _number(ci[0]), _number(ci[1])
+        lo, hi = number(ci[0]), number(ci[1])
     if lo is not None and hi is not None and lo <= hi:
         span = f"p95 {_fmt(p95)} ms, CI [{_fmt(lo)}, {_fmt(hi)}] ms vs budget {_fmt(budget)} ms{origin}"
         if hi <= budget:
@@ -129,7 +129,7 @@ def _check_latency(summary: dict, budget: float) -> Check:
 
 
 def _check_max(name: str, key: str, unit: str, summary: dict, budget: float) -> Check:
-    value = _number(summary.get(key))
+    value = number(summary.get(key))
     if value is None:
         return _missing(name, budget, unit, f"summary.{key}")
     ok = value <= budget
@@ -139,7 +139,7 @@ def _check_max(name: str, key: str, unit: str, summary: dict, budget: float) -> 
 
 def _check_accuracy(summary: dict, minimum: float) -> Check:
     name, unit = "accuracy", "fraction"
-    value = _number(summary.get("accuracy"))
+    value = number(summary.get("accuracy"))
     if value is None:
         return _missing(name, minimum, unit, "summary.accuracy")
     ok = value >= minimum

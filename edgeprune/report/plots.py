@@ -6,6 +6,8 @@ edgeprune.report stays cheap. The data-gathering helpers are pure and tested wit
 """
 from __future__ import annotations
 
+from ..gate import number
+
 import base64
 import io
 import json
@@ -31,13 +33,7 @@ class Point:
     kind: str  # "model" (torch, placed at a stand-in artifact's latency) or "artifact"
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+_num = number  # a finite float from a number or a {"value": x} record
 
 
 def artifact_p50(report: dict[str, Any], name: str) -> float | None:
