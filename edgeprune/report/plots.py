@@ -6,8 +6,6 @@ edgeprune.report stays cheap. The data-gathering helpers are pure and tested wit
 """
 from __future__ import annotations
 
-from ..gate import number
-
 import base64
 import io
 import json
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .summary import BASELINE_ARTIFACT
+
+from ..gate import number
 
 STUDENT_FP32_ARTIFACT = "model.tflite"
 DPI = 100
