@@ -58,7 +58,10 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]")
 @click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]")
 @click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
-@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on.")
+@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on "
+                             "(default: the profile's [ssh] host, else this machine).")
+@click.option("--remote-python", help="Python on the device (default: the profile's [ssh] python).")
+@click.option("--trust-new-host", is_flag=True, default=None, help="Record an unknown host key on first use.")
 @click.option("--out", help="Build folder. [build/<target>]")
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
@@ -91,50 +94,100 @@ def targets(name: str | None) -> None:
         click.echo(f"{key:22} {value}")
 
 
+def _load_inputs(path: str) -> Any:
+    import numpy as np
+
+    from .errors import InputFileError
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: not a readable .npy array ({exc})") from None
+    if array.ndim < 2 or array.shape[0] == 0 or not np.issubdtype(array.dtype, np.floating):
+        raise InputFileError(f"{path}: inputs must be a float N x C x H x W array, got {array.dtype} {array.shape}")
+    return array
+
+
 @cli.command()
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--target", default="host", show_default=True, help="Target profile (threads default).")
-@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias to run on.")
-@click.option("--threads", type=int, help="Runtime threads (default: the profile's, capped at this machine's cores).")
+@click.option("--target", default="host", show_default=True, help="Target profile (threads, remote python, throttle limit).")
+@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of a device to run on "
+                             "(default: the profile's [ssh] host, else this machine).")
+@click.option("--inventory", type=click.Path(dir_okay=False), help="TOML file of [[device]] entries: a fleet, run in parallel.")
+@click.option("--remote-python", help="Python on the device (default: the profile's [ssh] python).")
+@click.option("--trust-new-host", is_flag=True, help="Record an unknown host key on first use (a changed key is always refused).")
+@click.option("--command-timeout", type=click.FloatRange(min=1), default=600, show_default=True,
+              help="Seconds allowed for each remote run.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--warmup", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--min-seconds", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="Keep timing each process until this long has passed (as the build does).")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Interleaved passes over the artifacts, each in a fresh process.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
+              help="Real input samples: a float32 N x C x H x W .npy (default: random normal).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write every result (with raw samples) here.")
 @click.option("--budget-ms", type=float, help="Exit 3 if an artifact's p95 is over this, 4 if it cannot tell.")
-def bench(artifacts: tuple[str, ...], target: str, host: str | None, threads: int | None, runs: int, warmup: int,
-          rounds: int, json_file: str | None, budget_ms: float | None) -> None:
-    """Measure latency and memory of ONNX / TFLite artifacts."""
+def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: str | None, remote_python: str | None,
+          trust_new_host: bool, command_timeout: float, threads: int | None, runs: int, warmup: int,
+          min_seconds: float, rounds: int, inputs_file: str | None, json_file: str | None,
+          budget_ms: float | None) -> None:
+    """Measure latency and memory of ONNX / TFLite artifacts here, on a device over SSH, or on a fleet."""
     import os
 
+    from .bench.fleet import bench_fleet, device_for, load_inventory
     from .bench.local import bench_interleaved
-    from .errors import DeviceError
+    from .errors import ConfigError, EdgepruneError
     from .fileio import write_json_atomic
     from .gate import Budgets, evaluate_gate
     from .targets import load_target
 
     profile = load_target(target)
-    if host:
-        raise DeviceError(f"--host {host}: benchmarking on a device over SSH is not available in this version")
-    cores = len(os.sched_getaffinity(0))
-    threads = threads or min(profile.threads, cores)
-    measured = bench_interleaved([Path(a) for a in artifacts], rounds=rounds, threads=threads, warmup=warmup, runs=runs)
-    results, worst = {}, 0
-    for path, result in measured.items():
-        artifact = str(path)
-        results[artifact] = result
-        s = result["summary"]
-        click.echo(f"{artifact}: p50 {s['p50']:.4f} ms  p95 {s['p95']:.4f} ms  p99 {s['p99']:.4f} ms  "
-                   f"start-up {result['startup_ms']:.1f} ms  peak RSS {result['peak_rss_mb']:.1f} MB  "
-                   f"({result['runtime']} {result['runtime_version']}, {threads} threads, {len(result['samples_ms'])} runs "
-                   f"in {rounds} rounds, "
-                   f"measured on {result['where']})")
-        if budget_ms is not None:
-            summary = {"latency_ms": {"p95": s["p95"], "p95_ci": s["p95_ci"]}}
-            verdict = evaluate_gate({"summary": summary}, Budgets(budget_ms=budget_ms))
-            worst = max(worst, verdict.exit_code, key=lambda code: {0: 0, 4: 1, 3: 2}[code])
+    paths = [Path(a) for a in artifacts]
+    if host and inventory:
+        raise ConfigError("give either --host or --inventory, not both")
+    if inventory:
+        devices = load_inventory(Path(inventory), profile)
+    elif host or profile.ssh.host:
+        devices = [device_for(host or profile.ssh.host, profile, python=remote_python)]
+    else:
+        devices = []
+    inputs = _load_inputs(inputs_file) if inputs_file else None
+    options = {"rounds": rounds, "warmup": warmup, "runs": runs, "min_seconds": min_seconds, "inputs": inputs}
+    if devices:
+        measured = bench_fleet(devices, paths, threads=threads, trust_new_host=trust_new_host,
+                               command_timeout=command_timeout, **options)
+        if not inventory and isinstance(measured[devices[0].name], EdgepruneError):
+            raise measured[devices[0].name]
+    else:
+        threads = threads or min(profile.threads, len(os.sched_getaffinity(0)))
+        measured = {"": bench_interleaved(paths, threads=threads, **options)}
+    results: dict = {}
+    worst = 0
+    severity = {0: 0, 4: 1, 3: 2, 1: 3}
+    for device, outcome in measured.items():
+        prefix = f"[{device}] " if inventory else ""
+        if isinstance(outcome, EdgepruneError):
+            click.echo(f"{prefix}error: {outcome}", err=True)
+            results[device] = {"error": str(outcome)}
+            worst = max(worst, 1, key=severity.get)
+            continue
+        for path, result in outcome.items():
+            s = result["summary"]
+            throttled = f"  THROTTLED: {'; '.join(result['throttle_reasons'])}" if result.get("throttled") else ""
+            click.echo(f"{prefix}{path}: p50 {s['p50']:.4f} ms  p95 {s['p95']:.4f} ms  p99 {s['p99']:.4f} ms  "
+                       f"start-up {result['startup_ms']:.1f} ms  peak RSS {result['peak_rss_mb']:.1f} MB  "
+                       f"({result['runtime']} {result['runtime_version']}, {result['threads']} threads, "
+                       f"{len(result['samples_ms'])} runs in {rounds} rounds, measured on {result['where']}){throttled}")
+            if budget_ms is not None:
+                summary = {"latency_ms": {"p95": s["p95"], "p95_ci": s["p95_ci"]}}
+                verdict = evaluate_gate({"summary": summary}, Budgets(budget_ms=budget_ms))
+                worst = max(worst, verdict.exit_code, key=severity.get)
+        results[device] = {str(path): result for path, result in outcome.items()}
     if json_file:
-        write_json_atomic(json_file, results)
+        write_json_atomic(json_file, results if inventory else next(iter(results.values())))
     sys.exit(worst)
 
 
@@ -146,8 +199,13 @@ def bench(artifacts: tuple[str, ...], target: str, host: str | None, threads: in
 @click.option("--min-accuracy", type=float, help="Minimum accuracy (0.91 or 91).")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML file for CI.")
 @click.option("--summary", "summary_file", type=click.Path(dir_okay=False), help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--baseline", type=click.Path(dir_okay=False),
+              help="Older report.json (with its bench.json) or bench.json to check for a latency regression.")
+@click.option("--regression-pct", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="With --baseline: fail if the median latency is significantly more than this % slower.")
 def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None, max_size_kb: float | None,
-         min_accuracy: float | None, junit: str | None, summary_file: str | None) -> None:
+         min_accuracy: float | None, junit: str | None, summary_file: str | None, baseline: str | None,
+         regression_pct: float) -> None:
     """Exit 0 if the build meets its budgets, 3 if one is broken, 4 if the measurement cannot tell."""
     from .errors import InputFileError
     from .fileio import write_text_atomic
@@ -161,8 +219,15 @@ def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None,
         raise InputFileError(f"{report_file}: not a readable report.json ({exc})") from None
     if not isinstance(report, dict) or "summary" not in report:
         raise InputFileError(f"{report_file}: has no 'summary'; is it an edgeprune report.json?")
+    if baseline is None and click.get_current_context().get_parameter_source("regression_pct") \
+            == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--regression-pct needs --baseline OLD.json")
     result = evaluate_gate(report, Budgets(budget_ms=budget_ms, max_memory_mb=max_memory_mb,
                                            max_size_kb=max_size_kb, min_accuracy=min_accuracy))
+    if baseline is not None:
+        from .regression import regression_check
+
+        result.checks.append(regression_check(report, Path(report_file), Path(baseline), regression_pct))
     for check in result.checks:
         click.echo(f"{check.verdict.upper():13} {check.name}: {check.detail}")
     if junit:

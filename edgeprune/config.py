@@ -42,6 +42,8 @@ class BuildConfig:
     bench_rounds: int = 3
     bench_min_seconds: float = 0.5
     host: str | None = None
+    remote_python: str | None = None
+    trust_new_host: bool = False
     out: str | None = None
     cache_dir: str | None = None
 

@@ -23,6 +23,7 @@ ACTIVATION_TYPES = ("int8", "uint8")
 class SshDefaults:
     python: str = "python3"
     work_dir: str = "/tmp"
+    host: str = ""  # a default device ([USER@]HOST[:PORT] or ~/.ssh/config alias); empty = measure on this machine
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def load_profile_file(path: Path) -> TargetProfile:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise TargetError(f"{path}: unknown key '{key}'{hint}")
         if key == "ssh":
-            unknown = set(value) - {"python", "work_dir"}
+            unknown = set(value) - {f.name for f in dataclasses.fields(SshDefaults)}
             if unknown:
                 raise TargetError(f"{path}: unknown key(s) in [ssh]: {', '.join(sorted(unknown))}")
             values[key] = SshDefaults(**value)

@@ -34,3 +34,19 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     """The installed CLI in a real subprocess, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "edgeprune.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real sshd on 127.0.0.1 (tests/sshd.py). In CI it must be installed: .ci/run installs openssh-server."""
+    import os
+
+    from tests.sshd import SSHD, LoopbackSshd
+
+    if not Path(SSHD).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SSHD} is missing: the test setup must install openssh-server")
+        pytest.skip("openssh-server is not installed")
+    server = LoopbackSshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()

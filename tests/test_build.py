@@ -212,3 +212,39 @@ def test_report_command_compares_two_builds(built, tmp_path):
     assert result.returncode == 0, result.stderr
     html = (built["out"] / "report.html").read_text()
     assert "other" in html and "data:image/png;base64," in html and "http://" not in html
+
+
+def test_build_with_host_measures_on_the_device_and_reruns_only_bench(built, user_model_spec, digits_npz, sshd,
+                                                                       tmp_path):
+    import shutil
+    import sys
+
+    out = tmp_path / "device-build"
+    shutil.copytree(built["out"], out)
+    home = tmp_path / "home"
+    sshd.write_ssh_config(home)
+    before = set(Path("/tmp").glob("edgeprune-*"))
+    env = {**_env(built["root"]), "HOME": str(home)}
+    env.pop("SSH_AUTH_SOCK", None)
+    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(built["config"]), "--host", "device",
+                            "--remote-python", sys.executable), env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert {name for name, stage in report["stages"].items() if not stage["skipped"]} == {"bench"}
+    latency = report["artifacts"]["model.int8.tflite"]["bench"]["latency_ms"]
+    assert latency["where"].startswith("device device (") and latency["note"] == ""
+    assert latency["threads"] == 4 and latency["throttled"] is False  # rpi4 profile: 4 threads on the device
+    raw = json.loads((out / "bench.json").read_text())
+    assert raw["model.int8.tflite"]["host"] == "device" and len(raw["model.int8.tflite"]["samples_ms"]) == 60
+    assert "device device" in (out / "report.html").read_text()
+    assert set(Path("/tmp").glob("edgeprune-*")) == before  # nothing left on the "device"
+
+    unknown = tmp_path / "empty_known_hosts"
+    unknown.write_text("")
+    sshd.write_ssh_config(home, f"Host stranger\n  HostName 127.0.0.1\n  Port {sshd.port}\n"
+                                f"  IdentityFile {sshd.client_key}\n  UserKnownHostsFile {unknown}\n")
+    again = tmp_path / "unknown-host"
+    result = run_cli(*_args(user_model_spec, digits_npz, again, "--config", str(built["config"]), "--host", "stranger"),
+                     env=env)
+    assert result.returncode == 1 and "stranger: host key ssh-ed25519" in result.stderr
+    assert not (again / "teacher.safetensors").exists()  # refused before any training

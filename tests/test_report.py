@@ -14,12 +14,18 @@ import pytest
 
 from edgeprune.errors import InputFileError
 from edgeprune.report import (comparison_table, render_comparison_html, render_comparison_markdown, render_html,
-                              rerender, write_reports)
-from edgeprune.report.plots import Point, accuracy_latency_points, pareto_front
+                              render_markdown, rerender, write_reports)
+from edgeprune.report.plots import Point, accuracy_latency_points, macs_share, pareto_front
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = ("Summary", "Accuracy vs latency", "Latency distribution", "Pruning: channels per layer",
             "Models and artifacts", "Parity", "Energy", "Provenance")
+ENERGY = [
+    {"method": "power-x-latency", "mj_per_inference": 0.1309, "source": "estimated",
+     "basis": "p50 0.035 ms x (6.4 W - 2.7 W) loaded-idle from targets/rpi4.toml", "reference": "targets/rpi4.toml"},
+    {"method": "rapl", "mj_per_inference": 0.0874, "source": "measured", "basis": "RAPL package energy | 600 runs",
+     "reference": "/sys/class/powercap/intel-rapl:0"},
+]
 IMG = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]*)">')
 
 
@@ -50,6 +56,21 @@ def _model(acc: float, params: int, macs: int) -> dict:
             "macs": {"value": macs, "unit": "MAC", "source": "computed"}}
 
 
+TEACHER_LAYERS = (("features.0", "Conv2d", 56448, 288), ("features.1", "BatchNorm2d", 12544, 64),
+                  ("features.2", "ReLU", 6272, 0), ("features.4", "Conv2d", 2000000, 13824),
+                  ("classifier", "Linear", 1866618, 970))  # MACs add up to the teacher's 3,941,882
+
+
+def _layers(student_macs: int) -> dict:
+    """models.pruned.layers: the student's MACs per layer scaled from the teacher's to add up to student_macs."""
+    total = sum(t[2] for t in TEACHER_LAYERS)
+    rows = [{"name": name, "type": kind, "macs_teacher": macs, "macs_student": macs * student_macs // total,
+             "params_teacher": params, "params_student": params // 2} for name, kind, macs, params in TEACHER_LAYERS]
+    rows[-1]["macs_student"] += student_macs - sum(r["macs_student"] for r in rows)
+    return {"source": "computed", "model": "torch-pruning count_ops_and_params", "input_shape": [1, 28, 28],
+            "unit": {"macs": "MAC", "params": "count"}, "rows": rows}
+
+
 def make_report(p50: float = 0.04, p95: float = 0.05, accuracy: float = 0.92, size: int = 51200,
                 params: int = 28490, macs: int = 1040642) -> dict:
     fp32_parity = {"max_abs_diff": 3e-6, "max_rel_diff": 4e-4, "samples": 1000}
@@ -70,7 +91,8 @@ def make_report(p50: float = 0.04, p95: float = 0.05, accuracy: float = 0.92, si
         "stages": {name: dict(stage) for name in ("teacher", "prune", "distill", "export", "bench")},
         "models": {"teacher": _model(0.9274, 110474, 3941882),
                    "pruned": {**_model(0.1344, params, macs),
-                              "widths": {"features.0": [32, 16], "features.4": [48, 24], "classifier": [10, 10]}},
+                              "widths": {"features.0": [32, 16], "features.4": [48, 24], "classifier": [10, 10]},
+                              "layers": _layers(macs)},
                    "student": _model(0.921, params, macs)},
         "artifacts": {
             "model.tflite": _artifact("student", "fp32", 131664, 0.031, 0.063, fp32_parity),
@@ -147,13 +169,12 @@ def test_gate_and_energy_shown_only_when_present(build_dir):
     report = make_report()
     report["gate"] = {"verdict": "fail", "exit_code": 3, "checks": [
         {"name": "latency", "value": 0.05, "budget": 0.04, "unit": "ms", "verdict": "fail", "detail": "p95 over"}]}
-    report["energy"] = {"model.int8.tflite": {"joules_per_inference": {"value": 0.0021, "unit": "J",
-                                                                         "source": "estimated"}}}
+    report["artifacts"]["model.int8.tflite"]["energy"] = ENERGY
     page = render_html(report, build_dir)
     summary = _section(page, "summary")
     assert "FAIL" in summary and "exit code 3" in summary and "p95 over" in summary
     energy = _section(page, "energy")
-    assert "0.0021 J" in energy and "not measured" not in energy
+    assert "<table>" in energy and "0.131" in energy and "not measured" not in energy
 
 
 def test_missing_numbers_say_not_measured(tmp_path):
@@ -254,3 +275,125 @@ def test_report_renders_in_a_real_browser(build_dir, tmp_path):
     assert dom.count("data:image/png;base64,") >= 3
     assert "Accuracy vs latency</h2>" in dom and "not measured" in dom
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+# -- per-layer MACs (models.pruned.layers) ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pruned_build(tmp_path_factory, user_model_spec, digits_npz) -> dict:
+    """The teacher and prune stages of a real build of the fixture model (one teacher epoch: seconds)."""
+    from edgeprune.config import BuildConfig
+    from edgeprune.pipeline import open_context, run_stages
+    from edgeprune.progress import Progress
+    from edgeprune.stages import PRUNE, TEACHER
+    from edgeprune.stages.common import prepare
+    from edgeprune.targets import load_target
+
+    root = tmp_path_factory.mktemp("pruned")
+    config = BuildConfig(model=user_model_spec, data=f"npz:{digits_npz}", input_shape=(1, 16, 16), teacher_epochs=1,
+                         batch_size=64, out=str(root / "out"), cache_dir=str(root / "cache"))
+
+    def run() -> dict:
+        ctx = open_context(config, load_target("rpi4"), Progress(enabled=False))
+        prepare(ctx)
+        run_stages(ctx, [TEACHER, PRUNE])
+        ctx.save()  # as `build` does after its stages (a skipped stage alone writes nothing)
+        return json.loads((root / "out" / "report.json").read_text())
+
+    return {"first": run(), "again": run()}
+
+
+def test_prune_stage_records_per_layer_macs_that_add_up(pruned_build):
+    models = pruned_build["first"]["models"]
+    layers = models["pruned"]["layers"]
+    assert layers["source"] == "computed" and "torch-pruning" in layers["model"] and "not a latency" in layers["model"]
+    assert layers["input_shape"] == [1, 16, 16]
+    rows = {r["name"]: r for r in layers["rows"]}
+    assert rows["head.0"]["type"] == "Conv2d" and rows["fc"]["type"] == "Linear"
+    assert set(models["pruned"]["widths"]) <= set(rows)  # every conv / linear layer has a row
+    assert all(r["macs_teacher"] or r["params_teacher"] for r in rows.values())  # no empty rows
+    for key, model in (("teacher", "teacher"), ("student", "pruned")):
+        assert sum(r[f"macs_{key}"] for r in rows.values()) == models[model]["macs"]["value"]
+        assert sum(r[f"params_{key}"] for r in rows.values()) == models[model]["params"]["value"]
+    pruned = [name for name, (before, after) in models["pruned"]["widths"].items() if after < before]
+    assert pruned, "the fixture build should prune some layers"
+    for name in pruned:
+        assert rows[name]["macs_student"] < rows[name]["macs_teacher"], name
+        assert rows[name]["params_student"] < rows[name]["params_teacher"], name
+    assert rows["fc"]["macs_student"] < rows["fc"]["macs_teacher"]  # fewer inputs, all 10 outputs kept
+
+
+def test_per_layer_macs_survive_a_skipped_prune_stage(pruned_build):
+    again = pruned_build["again"]
+    assert again["stages"]["prune"]["skipped"] is True
+    assert again["models"]["pruned"]["layers"] == pruned_build["first"]["models"]["pruned"]["layers"]
+
+
+def test_real_layer_table_renders_as_a_chart(pruned_build):
+    section = _section(render_html(pruned_build["first"]), "pruning")
+    assert "MACs per layer" in section and "not measured latency" in section
+    assert len(_images(section)) == 2  # channels chart and MACs share chart
+    assert "<td>head.0</td><td>Conv2d</td>" in section
+
+
+def test_macs_share_is_a_percentage_of_the_teacher_total():
+    rows = _layers(1040642)["rows"]
+    shares, t_total, s_total = macs_share(rows)
+    assert (t_total, s_total) == (3941882, 1040642)
+    assert [s[0] for s in shares] == [r["name"] for r in rows]
+    assert sum(s[1] for s in shares) == pytest.approx(100.0)
+    assert sum(s[2] for s in shares) == pytest.approx(100 * 1040642 / 3941882)
+    top, t_total2, _ = macs_share(rows, limit=3)  # two largest layers, then the other three summed
+    assert [s[0] for s in top] == ["features.4", "classifier", "3 other layers"]
+    assert t_total2 == t_total and sum(s[1] for s in top) == pytest.approx(100.0)
+    assert macs_share([{"name": "relu", "macs_teacher": 0, "macs_student": 0}])[0] == []
+
+
+def test_html_shows_macs_share_chart_next_to_channels(build_dir):
+    report = make_report()
+    section = _section(render_html(report, build_dir), "pruning")
+    images = _images(section)
+    assert len(images) == 2 and all(img.startswith(b"\x89PNG") and len(img) > 2000 for img in images)
+    assert "Counted MACs" in section and "not measured latency" in section
+    assert "1,040,642 of 3,941,882 MACs (26.4 %)" in section
+    assert "<td>features.4</td><td>Conv2d</td><td>2,000,000</td>" in section
+    assert "50.7 %" in section  # features.4: 2,000,000 of the teacher's 3,941,882
+    assert "not shown" not in section and "not recorded" not in section
+
+
+def test_old_report_without_layers_still_renders(build_dir):
+    report = make_report()
+    del report["models"]["pruned"]["layers"]
+    page = render_html(report, build_dir)
+    section = _section(page, "pruning")
+    assert "Per-layer MACs: not recorded" in section
+    assert len(_images(section)) == 1  # the channels chart only
+    assert all(f">{heading}</h2>" in page for heading in SECTIONS)
+    report["models"]["pruned"]["layers"] = {"rows": "garbled"}
+    assert "Per-layer MACs: not recorded" in _section(render_html(report, build_dir), "pruning")
+
+
+def test_energy_table_from_artifact_records(build_dir):
+    report = make_report()
+    report["artifacts"]["model.int8.tflite"]["energy"] = ENERGY
+    report["artifacts"]["teacher.tflite"]["energy"] = [{"method": "op-count", "mj_per_inference": None,
+                                                         "source": "estimated", "basis": "<b>x</b>"}]
+    energy = _section(render_html(report, build_dir), "energy")
+    rows = re.findall(r"<tr><td>([^<]*)</td><td class=l>([^<]*)</td><td>([^<]*)</td><td class=l>([^<]*)</td>",
+                      energy)
+    assert rows == [("model.int8.tflite", "power-x-latency", "0.131", "estimated"),
+                    ("model.int8.tflite", "rapl", "0.0874", "measured"),
+                    ("teacher.tflite", "op-count", "not measured", "estimated")]
+    assert "6.4 W - 2.7 W" in energy and "targets/rpi4.toml" in energy and "&lt;b&gt;x&lt;/b&gt;" in energy
+    md = render_markdown(report)
+    assert "| artifact | method | mJ per inference | estimated / measured | basis | reference |" in md
+    assert "| model.int8.tflite | rapl | 0.0874 | measured | RAPL package energy \\| 600 runs |" in md
+    assert "| teacher.tflite | op-count | not measured | estimated | <b>x</b> | — |" in md
+    assert "Energy: not measured." not in md
+
+
+def test_energy_not_measured_when_no_artifact_has_it(build_dir):
+    report = make_report()
+    report["artifacts"]["model.tflite"]["energy"] = []
+    assert "Energy: not measured." in _section(render_html(report, build_dir), "energy")
+    assert "Energy: not measured." in render_markdown(report) and "mJ per inference" not in render_markdown(report)

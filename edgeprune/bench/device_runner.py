@@ -10,6 +10,11 @@ Runtime by suffix: ``.onnx`` -> onnxruntime; ``.tflite`` -> ai_edge_litert (or t
 Measured separately: start-up (session/interpreter creation + allocation), first inference, warm-up
 (count only), then steady-state samples, one ``time.perf_counter_ns`` pair around each single inference.
 On error prints ``{"error": "one line"}`` and exits 2.
+
+Also recorded: ``device`` (machine facts before the run) and ``device_after`` (the same facts right after the
+timed loop: temperature, clock, throttled flags), and ``rapl``: whole-package energy from Linux powercap
+(``/sys/class/powercap/intel-rapl:N``, also used by AMD on recent kernels) read right before and right after
+the timed loop, plus a 0.2 s idle baseline before the model is loaded; or ``{"unavailable": "reason"}``.
 """
 from __future__ import annotations
 
@@ -121,6 +126,105 @@ def _dist_version(*names: str) -> str:
         except metadata.PackageNotFoundError:
             continue
     return "unknown"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Energy: RAPL package counters (Linux powercap), read around the timed loop when readable
+# ----------------------------------------------------------------------------------------------------
+
+RAPL_ROOT = "/sys/class/powercap"
+RAPL_IDLE_SECONDS = 0.2
+
+
+def rapl_delta_uj(before: int, after: int, max_range_uj: int) -> int | None:
+    """Energy (uJ) between two reads of one counter, allowing one wrap-around at max_energy_range_uj.
+
+    The counter restarts from 0 after max_energy_range_uj, so a smaller second read means it wrapped:
+    (max - before) + after. None when it went backwards and the range is unknown (0).
+    """
+    if after >= before:
+        return after - before
+    if max_range_uj <= 0:
+        return None
+    return after - before + max_range_uj
+
+
+def rapl_zones(root: str = RAPL_ROOT) -> tuple[list[dict], str | None]:
+    """Readable package-level RAPL zones under root: ([{name, zone, path, max_range_uj}], None) or ([], reason).
+
+    Only top-level ``intel-rapl:N`` zones named ``package-*`` are used: their ``intel-rapl:N:M`` sub-zones
+    (core, uncore, dram) are parts of the package, and ``psys`` covers the whole platform (double counting).
+    """
+    if not os.path.isdir(root):
+        return [], f"{root} does not exist (no powercap driver here; virtual machines usually expose none)"
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError as exc:
+        return [], f"cannot list {root}: {_one_line(exc)}"
+    zones: list[dict] = []
+    unreadable = None
+    for entry in entries:
+        if not entry.startswith("intel-rapl:") or entry.count(":") != 1:
+            continue
+        path = os.path.join(root, entry)
+        name = _read_text(os.path.join(path, "name")) or entry
+        if not name.startswith("package"):
+            continue
+        energy_path = os.path.join(path, "energy_uj")
+        try:
+            with open(energy_path, encoding="ascii") as fh:
+                int(fh.read().strip())
+        except (OSError, ValueError) as exc:
+            unreadable = (f"{energy_path} is not readable ({exc.__class__.__name__}); it is root-only on "
+                          "kernels with the 2020 PLATYPUS fix (CVE-2020-8694)")
+            continue
+        max_text = _read_text(os.path.join(path, "max_energy_range_uj")) or ""
+        zones.append({"name": name, "zone": entry, "path": energy_path,
+                      "max_range_uj": int(max_text) if max_text.isdigit() else 0})
+    if zones:
+        return zones, None
+    return [], unreadable or f"no readable intel-rapl package zone under {root}"
+
+
+def rapl_read(zones: list[dict]) -> list[int] | None:
+    """energy_uj of each zone now, or None if any read fails."""
+    values = []
+    for zone in zones:
+        text = _read_text(zone["path"])
+        if text is None or not text.isdigit():
+            return None
+        values.append(int(text))
+    return values
+
+
+def _rapl_deltas(zones: list[dict], before: list[int] | None, after: list[int] | None) -> list[int] | None:
+    if before is None or after is None:
+        return None
+    deltas = [rapl_delta_uj(b, a, z["max_range_uj"]) for z, b, a in zip(zones, before, after)]
+    return None if any(d is None for d in deltas) else deltas
+
+
+def rapl_idle(zones: list[dict], seconds: float = RAPL_IDLE_SECONDS) -> tuple[int, float] | None:
+    """(package energy uJ, seconds) while this process sleeps: the baseline of everything else running."""
+    before, t0 = rapl_read(zones), time.perf_counter()
+    time.sleep(seconds)
+    after, t1 = rapl_read(zones), time.perf_counter()
+    deltas = _rapl_deltas(zones, before, after)
+    return None if deltas is None else (sum(deltas), t1 - t0)
+
+
+def rapl_measurement(zones: list[dict], before: list[int] | None, after: list[int] | None, seconds: float,
+                     runs: int, idle: tuple[int, float] | None = None) -> dict:
+    """The runner's ``rapl`` entry: package energy over the timed loop (and the idle baseline if read)."""
+    deltas = _rapl_deltas(zones, before, after)
+    if deltas is None:
+        return {"unavailable": "a RAPL counter could not be read during the run, or went backwards "
+                               "with no max_energy_range_uj"}
+    out: dict = {"energy_uj": sum(deltas), "seconds": round(seconds, 6), "runs": runs,
+                 "domains": [{"name": z["name"], "zone": z["zone"], "energy_uj": d} for z, d in zip(zones, deltas)]}
+    if idle is not None:
+        out["idle_energy_uj"], out["idle_seconds"] = idle[0], round(idle[1], 6)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -347,6 +451,9 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
         raise RunnerError(f"cannot read artifact {artifact}: {_one_line(exc)}")
     samples_in = load_inputs(inputs_path) if inputs_path else None
     import_runtime(os.path.splitext(artifact)[1].lower())  # import before the RSS baseline
+    device_before = device_facts()
+    zones, rapl_reason = rapl_zones()
+    idle = rapl_idle(zones) if zones else None
 
     rss_before = peak_rss_mb()
     t0 = time.perf_counter_ns()
@@ -365,9 +472,12 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
         first_ms = (time.perf_counter_ns() - t0) / 1e6
         for i in range(warmup):
             model.run_once(feeds[i % len(feeds)])
+        rapl_before = rapl_read(zones) if zones else None
         t_start = time.perf_counter()
         samples = timed_loop(model.run_once, feeds, runs, min_seconds)
         timed_seconds = time.perf_counter() - t_start
+        rapl_after = rapl_read(zones) if zones else None
+        device_after = device_facts()
     except RunnerError:
         raise
     except Exception as exc:
@@ -392,7 +502,10 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
         "peak_rss_mb": round(rss_after, 3),
         "rss_before_mb": round(rss_before, 3),
         "rss_growth_mb": round(rss_after - rss_before, 3),
-        "device": device_facts(),
+        "device": device_before,
+        "device_after": device_after,
+        "rapl": (rapl_measurement(zones, rapl_before, rapl_after, timed_seconds, len(samples), idle)
+                 if zones else {"unavailable": rapl_reason}),
     }
 
 

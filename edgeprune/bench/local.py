@@ -23,27 +23,29 @@ from edgeprune.errors import StageError
 RUNNER_PATH = Path(__file__).with_name("device_runner.py")
 
 
-def _runner_argv(artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float,
-                 inputs_path: Path | None) -> list[str]:
-    argv = [sys.executable, str(RUNNER_PATH), str(artifact), "--threads", str(threads),
-            "--warmup", str(warmup), "--runs", str(runs), "--min-seconds", repr(float(min_seconds))]
-    if inputs_path is not None:
-        argv += ["--inputs", str(inputs_path)]
-    return argv
+def runner_options(*, threads: int, warmup: int, runs: int, min_seconds: float, inputs: str | None) -> list[str]:
+    """device_runner.py's options (shared by the local and the SSH runner)."""
+    options = ["--threads", str(threads), "--warmup", str(warmup), "--runs", str(runs),
+               "--min-seconds", repr(float(min_seconds))]
+    return options + ["--inputs", inputs] if inputs is not None else options
+
+
+def runner_payload(stdout: str) -> dict | None:
+    """The runner's JSON object: the last non-empty line of its stdout (None if there is none)."""
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    try:
+        payload = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _parse_runner_output(artifact: Path, proc: subprocess.CompletedProcess) -> dict:
     """The runner's JSON dict, or StageError with its one-line error (or the last stderr line)."""
-    lines = [ln for ln in (proc.stdout or "").splitlines() if ln.strip()]
-    payload = None
-    if lines:
-        try:
-            payload = json.loads(lines[-1])
-        except json.JSONDecodeError:
-            payload = None
-    if isinstance(payload, dict) and "error" in payload:
+    payload = runner_payload(proc.stdout or "")
+    if payload is not None and "error" in payload:
         raise StageError(f"benchmark of {artifact} failed: {payload['error']}")
-    if proc.returncode != 0 or not isinstance(payload, dict):
+    if proc.returncode != 0 or payload is None:
         err = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
         last = err[-1].strip() if err else f"no JSON output (exit code {proc.returncode})"
         raise StageError(f"benchmark of {artifact} failed (runner exit code {proc.returncode}): {last}")
@@ -74,8 +76,9 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
                 raise StageError(f"benchmark of {artifact}: inputs must be N x C x H x W, got shape {arr.shape}")
             inputs_path = Path(tmp) / "inputs.npy"
             np.save(inputs_path, arr)
-        argv = _runner_argv(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
-                            inputs_path=inputs_path)
+        argv = [sys.executable, str(RUNNER_PATH), str(artifact),
+                *runner_options(threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                                inputs=str(inputs_path) if inputs_path else None)]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -98,20 +101,26 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
 
 def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,
                       min_seconds: float = 0.0, inputs: np.ndarray | None = None,
-                      on_result: Callable[[Path, dict], None] | None = None) -> dict[Path, dict]:
+                      on_result: Callable[[Path, dict], None] | None = None,
+                      run_one: Callable[..., dict] | None = None) -> dict[Path, dict]:
     """Benchmark several artifacts in `rounds` interleaved passes, one fresh process per pass.
 
     On a shared machine most latency variance is between processes (core placement, frequency, other
     load), so comparing artifacts measured once each, one after the other, misleads. Samples of all
     rounds are pooled; the confidence intervals come from a two-level bootstrap over rounds and samples.
+    ``run_one(artifact, threads=, warmup=, runs=, min_seconds=)`` measures one artifact once (default:
+    `bench_local` with ``inputs``; `remote.DeviceSession.bench` for a device).
     """
     if rounds < 1:
         raise StageError(f"benchmark needs rounds >= 1, got {rounds}")
     per_round: dict[Path, list[dict]] = {Path(a): [] for a in artifacts}
     for _ in range(rounds):
         for artifact in per_round:
-            result = bench_local(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
-                                 inputs=inputs)
+            if run_one is None:
+                result = bench_local(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                                     inputs=inputs)
+            else:
+                result = run_one(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds)
             per_round[artifact].append(result)
             if on_result:
                 on_result(artifact, result)
@@ -122,14 +131,25 @@ def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmu
         merged[artifact] = {
             **results[0],
             "samples_ms": samples,
+            "runs": len(samples),
             "rounds": rounds,
             "round_p50_ms": [r["summary"]["p50"] for r in results],
+            "round_runs": [len(r["samples_ms"]) for r in results],
             "startup_ms": statistics.median(r["startup_ms"] for r in results),
             "first_ms": statistics.median(r["first_ms"] for r in results),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "rss_growth_mb": max(r["rss_growth_mb"] for r in results),
             "summary": summarize(samples, groups=groups),
         }
+        merged[artifact]["device_after"] = results[-1].get("device_after")
+        rapl = [r["rapl"] for r in results if "energy_uj" in (r.get("rapl") or {})]
+        if len(rapl) == rounds:  # energy of every round summed, so it covers the same runs as the samples
+            totals = ("energy_uj", "seconds", "runs", "idle_energy_uj", "idle_seconds")
+            merged[artifact]["rapl"] = {**rapl[0], **{k: sum(x[k] for x in rapl) for k in totals if k in rapl[0]},
+                                        "rounds": rounds}
+        if any("throttled" in r for r in results):  # device runs: throttled in any round taints the pool
+            merged[artifact]["throttled"] = any(r["throttled"] for r in results)
+            merged[artifact]["throttle_reasons"] = sorted({x for r in results for x in r["throttle_reasons"]})
     return merged
 
 

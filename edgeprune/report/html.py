@@ -13,7 +13,7 @@ from typing import Any
 
 from . import plots
 from .markdown import fmt
-from .summary import BASELINE_ARTIFACT, comparison_rows
+from .summary import BASELINE_ARTIFACT, ENERGY_COLUMNS, comparison_rows, energy_rows
 
 NOT_MEASURED = "not measured"
 FRACTION_KEYS = {"top1_agreement", "accuracy", "reference_accuracy"}
@@ -210,9 +210,35 @@ def _pruning_section(report: dict[str, Any]) -> str:
     return ('<h2 id="pruning">Pruning: channels per layer</h2>'
             + (_figure(plots.widths_png(widths), "channels per layer before and after pruning", caption)
                if widths else "<p class=note>No per-layer widths in report.json (models.pruned.widths).</p>")
-            + f"<p>{totals}</p><p class=note>Per-layer MACs share: not shown — report.json records only whole-model "
-              "MAC totals, and channel counts alone do not give a layer's MACs (kernel size and feature-map size "
-              "are not recorded).</p>")
+            + f"<p>{totals}</p>" + _layer_macs(report))
+
+
+def _layer_macs(report: dict[str, Any]) -> str:
+    """Per-layer MACs share, teacher vs student (models.pruned.layers), with the counts in a details table."""
+    rows = plots.layer_rows(report)
+    if rows is None:
+        return "<h3>MACs per layer</h3><p>Per-layer MACs: not recorded (no models.pruned.layers in report.json).</p>"
+    shares, t_total, s_total = plots.macs_share(rows)
+    caption = ("Counted MACs (Torch-Pruning's op counter, batch 1), not measured latency: each layer's share of "
+               "the teacher's total, grey teacher, blue student"
+               + (f"; the student counts {s_total:,.0f} of {t_total:,.0f} MACs ({100 * s_total / t_total:.1f} %)."
+                  if t_total else "."))
+
+    def share(value: Any, total: float) -> str:
+        return _show(value, ".1f", 100 / total, " %", missing="—") if total else "—"
+
+    table = "".join(
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in (
+            r["name"], r.get("type", ""), fmt(r.get("macs_teacher"), ",d"), fmt(r.get("macs_student"), ",d"),
+            share(r.get("macs_teacher"), t_total), share(r.get("macs_student"), s_total),
+            fmt(r.get("params_teacher"), ",d"), fmt(r.get("params_student"), ",d"))) + "</tr>"
+        for r in rows)
+    return ("<h3>MACs per layer</h3>"
+            + _figure(plots.macs_share_png(rows), "share of MACs per layer, teacher vs student", esc(caption))
+            + "<details><summary>per-layer MACs and parameters</summary><table><tr><th>layer</th><th>type</th>"
+              "<th>MACs teacher</th><th>MACs student</th><th>share of teacher total</th>"
+              "<th>share of student total</th><th>params teacher</th><th>params student</th></tr>"
+              f"{table}</table></details>")
 
 
 def _models_section(report: dict[str, Any]) -> str:
@@ -256,10 +282,18 @@ def _parity_section(report: dict[str, Any]) -> str:
 
 
 def _energy_section(report: dict[str, Any]) -> str:
-    energy = report.get("energy")
-    if not energy:
+    rows = energy_rows(report)
+    if not rows:
         return '<h2 id="energy">Energy</h2><p>Energy: not measured.</p>'
-    return '<h2 id="energy">Energy</h2>' + _kv_table(_flatten(energy), ("quantity", "value"))
+    head = "".join(f"<th>{esc(c)}</th>" for c in ENERGY_COLUMNS)
+    body = "".join(
+        f"<tr><td>{esc(r['artifact'])}</td><td class=l>{esc(r['method'] or '—')}</td>"
+        f"<td>{esc(_show(r['mj_per_inference'], '.3g'))}</td>"
+        f"<td class=l>{esc(r['source'] or 'not recorded')}</td>"
+        f"<td class=l>{esc(r['basis'] or '—')}</td><td class=l>{esc(r['reference'] or '—')}</td></tr>" for r in rows)
+    return (f'<h2 id="energy">Energy</h2><table><tr>{head}</tr>{body}</table>'
+            "<p class=note>Energy per inference in millijoules: estimated figures are computed from other numbers "
+            "(see basis), measured ones read from an energy counter or meter.</p>")
 
 
 def _provenance_section(report: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .summary import comparison_rows
+from .summary import ENERGY_COLUMNS, comparison_rows, energy_rows
 
 
 def fmt(value: Any, spec: str = ".3g", scale: float = 1.0, suffix: str = "") -> str:
@@ -46,5 +46,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{fmt(row['macs'], ',d')} | {fmt(row['size_kb'], '.1f', 1, ' KB')} | {fmt(row['p50_ms'], '.4f')} | "
             f"{fmt(row['p95_ms'], '.4f')} | {fmt(row['peak_rss_mb'], '.1f', 1, ' MB')} |"
         )
-    lines += ["", "Every figure's provenance (runtime, threads, runs, host) is in `report.json`.", ""]
+    lines += ["", *energy_lines(report),
+              "", "Every figure's provenance (runtime, threads, runs, host) is in `report.json`.", ""]
     return "\n".join(lines)
+
+
+def energy_lines(report: dict[str, Any]) -> list[str]:
+    """The energy table (artifacts.NAME.energy), or one line saying energy was not measured."""
+    rows = energy_rows(report)
+    if not rows:
+        return ["Energy: not measured."]
+    lines = ["| " + " | ".join(ENERGY_COLUMNS) + " |", "|---|---|---:|---|---|---|"]
+    for r in rows:
+        mj = "not measured" if r["mj_per_inference"] is None else fmt(r["mj_per_inference"], ".3g")
+        cells = (r["artifact"], r["method"], mj, r["source"], r["basis"], r["reference"])
+        lines.append("| " + " | ".join(("—" if c is None else str(c)).replace("|", "\\|") for c in cells) + " |")
+    return lines

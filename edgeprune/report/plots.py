@@ -201,23 +201,62 @@ def latency_distribution_png(report: dict[str, Any], samples: dict[str, list[flo
     return _png(fig)
 
 
+def _paired_bars(rows: list[tuple[str, float, float]], legend: tuple[str, str], xlabel: str,
+                 notes: list[str]) -> str:
+    """Horizontal grouped bars, one pair per row (grey: first value, blue: second), a note right of each."""
+    fig, ax = _figure(8, 0.32 * len(rows) + 1.3)
+    ys = list(range(len(rows), 0, -1))
+    ax.barh([y + 0.2 for y in ys], [r[1] for r in rows], height=0.4, color="#bdbdbd", label=legend[0])
+    ax.barh([y - 0.2 for y in ys], [r[2] for r in rows], height=0.4, color="#1f77b4", label=legend[1])
+    for y, (_, first, second), note in zip(ys, rows, notes):
+        if note:
+            ax.annotate(note, (max(first, second), y), textcoords="offset points", xytext=(4, -3), fontsize=7)
+    ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.margins(x=0.18)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
 def widths_png(widths: dict[str, Any]) -> str | None:
     """Grouped bars: output channels per layer before and after pruning."""
     rows = [(layer, v[0], v[1]) for layer, v in widths.items()
             if isinstance(v, (list, tuple)) and len(v) == 2 and all(_num(x) is not None for x in v)]
     if not rows:
         return None
-    fig, ax = _figure(8, 0.32 * len(rows) + 1.3)
-    ys = list(range(len(rows), 0, -1))
-    ax.barh([y + 0.2 for y in ys], [r[1] for r in rows], height=0.4, color="#bdbdbd", label="before")
-    ax.barh([y - 0.2 for y in ys], [r[2] for r in rows], height=0.4, color="#1f77b4", label="after")
-    for y, (_, before, after) in zip(ys, rows):
-        if before:
-            ax.annotate(f"{after}/{before} ({100 * after / before:.0f} %)", (max(before, after), y),
-                        textcoords="offset points", xytext=(4, -3), fontsize=7)
-    ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
-    ax.set_xlabel("output channels")
-    ax.margins(x=0.18)
-    ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    notes = [f"{after}/{before} ({100 * after / before:.0f} %)" if before else "" for _, before, after in rows]
+    return _paired_bars(rows, ("before", "after"), "output channels", notes)
+
+
+def layer_rows(report: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """models.pruned.layers.rows (per-layer MACs / params, teacher vs student), or None if not recorded."""
+    layers = ((report.get("models") or {}).get("pruned") or {}).get("layers")
+    rows = layers.get("rows") if isinstance(layers, dict) else None
+    return [r for r in rows if isinstance(r, dict) and "name" in r] if isinstance(rows, list) else None
+
+
+def macs_share(rows: list[dict[str, Any]], limit: int = 16) -> tuple[list[tuple[str, float, float]], float, float]:
+    """([(layer, teacher %, student %)], teacher total, student total): each layer's MACs as a percentage of
+    the teacher's total MACs, in model order. Only layers with MACs are kept; past `limit` layers, the ones
+    with the fewest MACs are summed into one "N other layers" row."""
+    macs = [(str(r["name"]), _num(r.get("macs_teacher")) or 0.0, _num(r.get("macs_student")) or 0.0) for r in rows]
+    macs = [m for m in macs if m[1] or m[2]]
+    t_total, s_total = sum(m[1] for m in macs), sum(m[2] for m in macs)
+    if not t_total:
+        return [], t_total, s_total
+    if len(macs) > limit:
+        keep = set(sorted(range(len(macs)), key=lambda i: -max(macs[i][1], macs[i][2]))[:limit - 1])
+        rest = [m for i, m in enumerate(macs) if i not in keep]
+        macs = [m for i, m in enumerate(macs) if i in keep]
+        macs.append((f"{len(rest)} other layers", sum(m[1] for m in rest), sum(m[2] for m in rest)))
+    return [(name, 100 * t / t_total, 100 * s / t_total) for name, t, s in macs], t_total, s_total
+
+
+def macs_share_png(rows: list[dict[str, Any]]) -> str | None:
+    """Grouped bars: each layer's MACs as a share of the teacher's total MACs, teacher vs student."""
+    shares, _, _ = macs_share(rows)
+    if not shares:
+        return None
+    notes = [f"{teacher:.1f} → {student:.1f} %" for _, teacher, student in shares]
+    return _paired_bars(shares, ("teacher", "student"), "share of the teacher's total MACs (%)", notes)

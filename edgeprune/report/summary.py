@@ -59,3 +59,20 @@ def comparison_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                      "size_kb": None if size is None else size / 1024, "p50_ms": latency.get("p50"),
                      "p95_ms": latency.get("p95"), "peak_rss_mb": _value(entry, "bench", "peak_rss_mb")})
     return rows
+
+
+ENERGY_COLUMNS = ("artifact", "method", "mJ per inference", "estimated / measured", "basis", "reference")
+
+
+def energy_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per energy figure of every artifact (artifacts.NAME.energy: a list of {method, mj_per_inference,
+    source, basis, reference}); empty when no artifact has one."""
+    rows = []
+    for name, entry in (report.get("artifacts") or {}).items():
+        figures = (entry or {}).get("energy") if isinstance(entry, dict) else None
+        for figure in figures if isinstance(figures, list) else []:
+            if isinstance(figure, dict):
+                rows.append({"artifact": name, "method": figure.get("method"),
+                             "mj_per_inference": _value(figure, "mj_per_inference"), "source": figure.get("source"),
+                             "basis": figure.get("basis"), "reference": figure.get("reference")})
+    return rows

@@ -14,11 +14,13 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
 
 def _run(ctx: BuildContext) -> dict[str, Any]:
     from ..distill.trainer import evaluate
+    from ..models.profile import layer_table
     from ..prune import prune_model
 
     data = common.data(ctx)
+    teacher = common.teacher(ctx)
     student, plan = prune_model(
-        common.teacher(ctx), data.input_shape, data.num_classes, ratio=ctx.config.prune_ratio,
+        teacher, data.input_shape, data.num_classes, ratio=ctx.config.prune_ratio,
         round_to=ctx.target.channel_multiple, importance=ctx.config.importance,
     )
     plan.save(ctx.path("plan.json"))
@@ -28,6 +30,7 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
         "accuracy": common.accuracy_metric(accuracy, len(data.y_test), "torch fp32, before distillation"),
         **common.model_stats(student, data.input_shape),
         "widths": {name: [plan.widths_before[name], plan.widths_after[name]] for name in plan.widths_before},
+        "layers": layer_table(teacher, student, data.input_shape),  # per-layer MACs / params, teacher vs student
     }
     return {"accuracy": accuracy, "channels_removed": len(plan.history)}
 
