@@ -94,6 +94,16 @@ def targets(name: str | None) -> None:
         click.echo(f"{key:22} {value}")
 
 
+def _cpus(value: str | None) -> tuple[int, ...] | None:
+    from .bench.device_runner import RunnerError, parse_cpus
+
+    try:
+        cpus = parse_cpus(value)
+    except RunnerError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return tuple(cpus) if cpus else None
+
+
 def _load_inputs(path: str) -> Any:
     import numpy as np
 
@@ -122,8 +132,12 @@ def _load_inputs(path: str) -> Any:
               help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--warmup", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--warmup-seconds", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Keep warming up until this long has passed (and --warmup runs are done).")
 @click.option("--min-seconds", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="Keep timing each process until this long has passed (as the build does).")
+@click.option("--cpus", callback=lambda ctx, param, value: _cpus(value),
+              help="Pin the runner to these CPU ids, e.g. 2,3 (Linux; default: no pinning).")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Interleaved passes over the artifacts, each in a fresh process.")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
@@ -132,7 +146,7 @@ def _load_inputs(path: str) -> Any:
 @click.option("--budget-ms", type=float, help="Exit 3 if an artifact's p95 is over this, 4 if it cannot tell.")
 def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: str | None, remote_python: str | None,
           trust_new_host: bool, command_timeout: float, threads: int | None, runs: int, warmup: int,
-          min_seconds: float, rounds: int, inputs_file: str | None, json_file: str | None,
+          warmup_seconds: float, min_seconds: float, cpus: tuple[int, ...] | None, rounds: int, inputs_file: str | None, json_file: str | None,
           budget_ms: float | None) -> None:
     """Measure latency and memory of ONNX / TFLite artifacts here, on a device over SSH, or on a fleet."""
     import os
@@ -155,7 +169,8 @@ def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: 
     else:
         devices = []
     inputs = _load_inputs(inputs_file) if inputs_file else None
-    options = {"rounds": rounds, "warmup": warmup, "runs": runs, "min_seconds": min_seconds, "inputs": inputs}
+    options = {"rounds": rounds, "warmup": warmup, "runs": runs, "min_seconds": min_seconds,
+               "warmup_seconds": warmup_seconds, "cpus": cpus, "inputs": inputs}
     if devices:
         measured = bench_fleet(devices, paths, threads=threads, trust_new_host=trust_new_host,
                                command_timeout=command_timeout, **options)

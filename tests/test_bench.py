@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -269,3 +270,13 @@ def test_two_level_bootstrap_reflects_between_round_spread():
     grouped_width = grouped["p50_ci"][1] - grouped["p50_ci"][0]
     assert grouped_width > 10 * iid_width  # rounds disagree: the interval must say so
     assert grouped["p50_ci"][0] <= grouped["p50"] <= grouped["p50_ci"][1]
+
+
+def test_warmup_by_time_and_cpu_pinning(onnx_artifact):
+    result = bench_local(onnx_artifact, threads=1, warmup=2, runs=10, warmup_seconds=0.2, cpus=(0,))
+    assert result["cpus"] == [0] and result["warmup_seconds"] == 0.2
+    assert result["warmup_runs"] > 2  # kept warming up until 0.2 s had passed
+    unpinned = bench_local(onnx_artifact, threads=1, warmup=2, runs=10)
+    assert unpinned["warmup_runs"] == 2 and len(unpinned["cpus"]) == len(os.sched_getaffinity(0))
+    with pytest.raises(StageError, match=r"cannot pin to CPUs \[4096\]"):
+        bench_local(onnx_artifact, threads=1, warmup=0, runs=5, cpus=(4096,))

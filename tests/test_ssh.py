@@ -98,7 +98,7 @@ def test_remote_benchmark_over_loopback(home, sshd, artifact, work_dir):
         assert len(_left_over(work_dir)) == 1  # the private dir exists while the session is open
         remote_dir = work_dir / _left_over(work_dir)[0]
         assert oct(remote_dir.stat().st_mode & 0o777) == "0o700"
-        second = session.bench(artifact, threads=1, warmup=3, runs=40)
+        second = session.bench(artifact, threads=1, warmup=3, runs=40, warmup_seconds=0.1, cpus=(0,))
     assert _left_over(work_dir) == []
     for result in (first, second):
         assert result["source"] == "measured" and result["where"].startswith("device device (")
@@ -106,6 +106,7 @@ def test_remote_benchmark_over_loopback(home, sshd, artifact, work_dir):
         assert result["runtime"] == "onnxruntime" and result["device"]["hostname"]
         assert result["inputs"].startswith("5 samples") and result["throttled"] is False
     assert first["artifact"] == str(artifact)
+    assert second["cpus"] == [0] and second["warmup_runs"] > 3
 
 
 def test_unknown_host_key_refused_then_trusted_on_first_use(sshd, tmp_path):

@@ -4,7 +4,8 @@
 SELF-CONTAINED on purpose: standard library + numpy + whichever runtime is importable. It must not import
 edgeprune, because it is copied to a device (e.g. a Raspberry Pi over SSH) and run there on its own.
 
-    python device_runner.py ARTIFACT --threads N --warmup N --runs N [--min-seconds S] [--inputs FILE.npy]
+    python device_runner.py ARTIFACT --threads N --warmup N --runs N [--warmup-seconds S] [--min-seconds S]
+                                     [--cpus 0,1] [--inputs FILE.npy]
 
 Runtime by suffix: ``.onnx`` -> onnxruntime; ``.tflite`` -> ai_edge_litert (or tflite_runtime).
 Measured separately: start-up (session/interpreter creation + allocation), first inference, warm-up
@@ -437,8 +438,22 @@ def load_inputs(path: str):
     return arr.astype(np.float32, copy=False)
 
 
+def pin_cpus(cpus: list[int] | None) -> list[int] | None:
+    """Restrict this process (and the runtime's threads, created later) to `cpus`; None leaves it alone."""
+    if cpus is None:
+        return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if not hasattr(os, "sched_setaffinity"):
+        raise RunnerError("--cpus needs Linux (os.sched_setaffinity)")
+    try:
+        os.sched_setaffinity(0, cpus)
+    except (OSError, ValueError) as exc:
+        raise RunnerError(f"cannot pin to CPUs {cpus}: {_one_line(exc)}")
+    return sorted(os.sched_getaffinity(0))
+
+
 def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
-              inputs_path: str | None = None, seed: int = 0) -> dict:
+              inputs_path: str | None = None, seed: int = 0, warmup_seconds: float = 0.0,
+              cpus: list[int] | None = None) -> dict:
     import numpy as np
 
     if not os.path.isfile(artifact):
@@ -450,6 +465,7 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
     except OSError as exc:
         raise RunnerError(f"cannot read artifact {artifact}: {_one_line(exc)}")
     samples_in = load_inputs(inputs_path) if inputs_path else None
+    affinity = pin_cpus(cpus)
     import_runtime(os.path.splitext(artifact)[1].lower())  # import before the RSS baseline
     device_before = device_facts()
     zones, rapl_reason = rapl_zones()
@@ -470,8 +486,10 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
         t0 = time.perf_counter_ns()
         model.run_once(feeds[0])
         first_ms = (time.perf_counter_ns() - t0) / 1e6
-        for i in range(warmup):
-            model.run_once(feeds[i % len(feeds)])
+        warmup_runs, warmup_start = 0, time.perf_counter()
+        while warmup_runs < warmup or time.perf_counter() - warmup_start < warmup_seconds:
+            model.run_once(feeds[warmup_runs % len(feeds)])
+            warmup_runs += 1
         rapl_before = rapl_read(zones) if zones else None
         t_start = time.perf_counter()
         samples = timed_loop(model.run_once, feeds, runs, min_seconds)
@@ -491,6 +509,9 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
         "runtime_version": model.version,
         "threads": threads,
         "warmup": warmup,
+        "warmup_seconds": warmup_seconds,
+        "warmup_runs": warmup_runs,
+        "cpus": affinity,
         "runs": len(samples),
         "min_seconds": min_seconds,
         "timed_seconds": round(timed_seconds, 6),
@@ -514,6 +535,18 @@ def _one_line(exc: BaseException) -> str:
     return text[:400]
 
 
+def parse_cpus(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        cpus = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        cpus = []
+    if not cpus or min(cpus) < 0:
+        raise RunnerError(f"--cpus must be comma-separated CPU ids like 0,1, got {text!r}")
+    return cpus
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark one .onnx or .tflite artifact; print JSON.")
     parser.add_argument("artifact")
@@ -521,14 +554,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--min-seconds", type=float, default=0.0)
+    parser.add_argument("--warmup-seconds", type=float, default=0.0)
+    parser.add_argument("--cpus", default=None, help="comma-separated CPU ids to pin to, e.g. 2,3")
     parser.add_argument("--inputs", default=None, help="float32 N x C x H x W .npy of real samples")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        if args.threads < 1 or args.runs < 1 or args.warmup < 0 or args.min_seconds < 0:
-            raise RunnerError("need --threads >= 1, --runs >= 1, --warmup >= 0, --min-seconds >= 0")
+        if args.threads < 1 or args.runs < 1 or args.warmup < 0 or args.min_seconds < 0 or args.warmup_seconds < 0:
+            raise RunnerError("need --threads >= 1, --runs >= 1, --warmup >= 0, --min-seconds >= 0, "
+                              "--warmup-seconds >= 0")
         result = benchmark(args.artifact, threads=args.threads, warmup=args.warmup, runs=args.runs,
-                           min_seconds=args.min_seconds, inputs_path=args.inputs, seed=args.seed)
+                           min_seconds=args.min_seconds, inputs_path=args.inputs, seed=args.seed,
+                           warmup_seconds=args.warmup_seconds, cpus=parse_cpus(args.cpus))
     except RunnerError as exc:
         print(json.dumps({"error": str(exc)}))
         return EXIT_ERROR

@@ -77,7 +77,8 @@ def load_inventory(path: Path, default_profile: TargetProfile) -> list[Device]:
 
 
 def bench_on_device(device: Device, artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,
-                    min_seconds: float = 0.0, inputs: np.ndarray | None = None, trust_new_host: bool = False,
+                    min_seconds: float = 0.0, warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None,
+                    inputs: np.ndarray | None = None, trust_new_host: bool = False,
                     command_timeout: float = 600.0,
                     on_result: Callable[[Path, dict], None] | None = None) -> dict[Path, dict]:
     """Interleaved rounds on one device over one SSH session; remote files are removed on return."""
@@ -89,7 +90,8 @@ def bench_on_device(device: Device, artifacts: list[Path], *, rounds: int, threa
     with DeviceSession(spec, python=device.python, work_dir=device.work_dir, command_timeout=command_timeout,
                        inputs=inputs, throttle_celsius=device.profile.throttle_celsius) as session:
         return bench_interleaved(artifacts, rounds=rounds, threads=threads, warmup=warmup, runs=runs,
-                                 min_seconds=min_seconds, on_result=on_result, run_one=session.bench)
+                                 min_seconds=min_seconds, warmup_seconds=warmup_seconds, cpus=cpus,
+                                 on_result=on_result, run_one=session.bench)
 
 
 def bench_fleet(devices: list[Device], artifacts: list[Path], *, threads: int | None, **options: object

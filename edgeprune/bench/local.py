@@ -23,10 +23,13 @@ from edgeprune.errors import StageError
 RUNNER_PATH = Path(__file__).with_name("device_runner.py")
 
 
-def runner_options(*, threads: int, warmup: int, runs: int, min_seconds: float, inputs: str | None) -> list[str]:
+def runner_options(*, threads: int, warmup: int, runs: int, min_seconds: float, inputs: str | None,
+                   warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None) -> list[str]:
     """device_runner.py's options (shared by the local and the SSH runner)."""
     options = ["--threads", str(threads), "--warmup", str(warmup), "--runs", str(runs),
-               "--min-seconds", repr(float(min_seconds))]
+               "--min-seconds", repr(float(min_seconds)), "--warmup-seconds", repr(float(warmup_seconds))]
+    if cpus:
+        options += ["--cpus", ",".join(str(int(c)) for c in cpus)]
     return options + ["--inputs", inputs] if inputs is not None else options
 
 
@@ -53,7 +56,7 @@ def _parse_runner_output(artifact: Path, proc: subprocess.CompletedProcess) -> d
 
 
 def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
-                inputs: np.ndarray | None = None, progress: Callable[[str], None] | None = None,
+                warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None, inputs: np.ndarray | None = None, progress: Callable[[str], None] | None = None,
                 timeout: float | None = None) -> dict:
     """Measure one artifact on this host in a fresh subprocess.
 
@@ -78,6 +81,7 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
             np.save(inputs_path, arr)
         argv = [sys.executable, str(RUNNER_PATH), str(artifact),
                 *runner_options(threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                                warmup_seconds=warmup_seconds, cpus=cpus,
                                 inputs=str(inputs_path) if inputs_path else None)]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
@@ -100,7 +104,8 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
 
 
 def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,
-                      min_seconds: float = 0.0, inputs: np.ndarray | None = None,
+                      min_seconds: float = 0.0, warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None,
+                      inputs: np.ndarray | None = None,
                       on_result: Callable[[Path, dict], None] | None = None,
                       run_one: Callable[..., dict] | None = None) -> dict[Path, dict]:
     """Benchmark several artifacts in `rounds` interleaved passes, one fresh process per pass.
@@ -108,7 +113,7 @@ def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmu
     On a shared machine most latency variance is between processes (core placement, frequency, other
     load), so comparing artifacts measured once each, one after the other, misleads. Samples of all
     rounds are pooled; the confidence intervals come from a two-level bootstrap over rounds and samples.
-    ``run_one(artifact, threads=, warmup=, runs=, min_seconds=)`` measures one artifact once (default:
+    ``run_one(artifact, threads=, warmup=, runs=, min_seconds=, warmup_seconds=, cpus=)`` measures one artifact once (default:
     `bench_local` with ``inputs``; `remote.DeviceSession.bench` for a device).
     """
     if rounds < 1:
@@ -116,11 +121,12 @@ def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmu
     per_round: dict[Path, list[dict]] = {Path(a): [] for a in artifacts}
     for _ in range(rounds):
         for artifact in per_round:
+            protocol = dict(threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                            warmup_seconds=warmup_seconds, cpus=cpus)
             if run_one is None:
-                result = bench_local(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
-                                     inputs=inputs)
+                result = bench_local(artifact, inputs=inputs, **protocol)
             else:
-                result = run_one(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds)
+                result = run_one(artifact, **protocol)
             per_round[artifact].append(result)
             if on_result:
                 on_result(artifact, result)

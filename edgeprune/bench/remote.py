@@ -144,14 +144,16 @@ class DeviceSession:
 
     # -- benchmarking --------------------------------------------------------------------------------
 
-    def bench(self, artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0) -> dict:
+    def bench(self, artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
+              warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None) -> dict:
         """Same result shape as `bench_local`, plus the device's facts and a throttling verdict."""
         artifact = Path(artifact)
         if not artifact.is_file():
             raise DeviceError(f"benchmark of {artifact} failed: artifact not found: {artifact}")
         for attempt in range(self.retries + 1):
             try:
-                return self._bench_once(artifact, threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds)
+                return self._bench_once(artifact, dict(threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds,
+                                                       warmup_seconds=warmup_seconds, cpus=cpus))
             except ConnectionDropped:
                 if attempt == self.retries:
                     raise
@@ -159,7 +161,7 @@ class DeviceSession:
                 self._cleanup_remote()
         raise AssertionError("unreachable")
 
-    def _bench_once(self, artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float) -> dict:
+    def _bench_once(self, artifact: Path, protocol: dict) -> dict:
         if self._conn is None or self._dir is None:
             self._open()
         assert self._conn is not None and self._dir is not None
@@ -175,8 +177,7 @@ class DeviceSession:
                 sftp.close()
             self._uploaded[artifact] = remote
         inputs = posixpath.join(self._dir, "inputs.npy") if self._inputs is not None else None
-        argv = [self.python, posixpath.join(self._dir, "runner.py"), remote,
-                *runner_options(threads=threads, warmup=warmup, runs=runs, min_seconds=min_seconds, inputs=inputs)]
+        argv = [self.python, posixpath.join(self._dir, "runner.py"), remote, *runner_options(inputs=inputs, **protocol)]
         try:
             # "echo $$; exec ...": the runner keeps the shell's PID, so a dropped or timed-out run can be killed
             code, out, err = self._conn.run(argv, timeout=self.command_timeout, prefix="echo $$; exec ")
