@@ -139,7 +139,8 @@ def test_wrong_key_refused(sshd, monkeypatch):
 
 def test_missing_python_and_missing_runtime(sshd, artifact, work_dir, tmp_path):
     with pytest.raises(DeviceError, match="not found on the device.*apt install python3"):
-        DeviceSession(_spec(sshd), python="/nonexistent/python3", work_dir=str(work_dir)).__enter__()
+        with DeviceSession(_spec(sshd), python="/nonexistent/python3", work_dir=str(work_dir)):
+            pass
     # a device Python with numpy but no ONNX Runtime: a fresh venv that sees only numpy
     venv = tmp_path / "bare-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

@@ -383,13 +383,16 @@ def load_tflite(path: str, threads: int) -> Loaded:
     return Loaded(name, version, run_once, make_feed, specs, interp)
 
 
+# The runner registry: artifact suffix -> loader returning a Loaded. A new runtime is one loader + one entry.
+LOADERS = {".onnx": load_onnx, ".tflite": load_tflite}
+
+
 def load(path: str, threads: int) -> Loaded:
     suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".onnx":
-        return load_onnx(path, threads)
-    if suffix == ".tflite":
-        return load_tflite(path, threads)
-    raise RunnerError(f"unknown artifact type {suffix!r} for {path}: expected .onnx or .tflite")
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise RunnerError(f"unknown artifact type {suffix!r} for {path}: expected {' or '.join(LOADERS)}")
+    return loader(path, threads)
 
 
 # ----------------------------------------------------------------------------------------------------

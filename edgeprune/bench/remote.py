@@ -9,6 +9,7 @@ killed and its dir removed before the retry, so nothing is left on the device.
 from __future__ import annotations
 
 import posixpath
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,20 @@ class DeviceSession:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def __enter__(self) -> DeviceSession:
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        """Clean up; when an error is already on its way out, a failed clean-up must not replace it."""
+        try:
+            self.close()
+        except DeviceError:
+            if exc_type is None:
+                raise
 
     def close(self) -> None:
         """Remove the remote dir (reconnecting once if the connection is gone), then disconnect."""
