@@ -1,9 +1,11 @@
 """`edgeprune build` as a library call: check inputs, then run the stages under the folder's lock."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .config import BuildConfig
+from .errors import InputFileError
 from .pipeline import build_lock, open_context, run_stages
 from .progress import Progress
 from .targets import load_target
@@ -26,3 +28,28 @@ def build(config: BuildConfig, progress: Progress) -> dict[str, Any]:
         ctx.save()
         write_reports(ctx.build_dir, ctx.report)
     return ctx.report
+
+
+def verify(build_dir: Path, progress: Progress) -> dict[str, Any]:
+    """Re-check a finished build folder with the settings recorded in its report.json.
+
+    Returns ``{"changed": [names whose sha256 differs from the export record], "artifacts": {name: entry}}``
+    where each entry holds parity on real held-out samples, size and op inventory, computed afresh.
+    """
+    from .config import validate
+    from .fileio import sha256_file
+    from .manifest import read_report
+    from .stages.common import prepare
+    from .stages.export import check_artifacts
+
+    path = Path(build_dir) / "report.json"
+    report = read_report(path)
+    if report is None or "export" not in report.get("stages", {}):
+        raise InputFileError(f"{path}: no report.json of a build whose export stage finished")
+    recorded = {k: v for k, v in report["config"].items() if v is not None and k != "out"}
+    config = BuildConfig(**validate(recorded, f"{path}: config"), out=str(build_dir))
+    ctx = open_context(config, load_target(config.target), progress)
+    prepare(ctx)
+    changed = [name for name, digest in report["stages"]["export"]["outputs"].items()
+               if not ctx.path(name).is_file() or sha256_file(ctx.path(name)) != digest]
+    return {"changed": changed, "artifacts": check_artifacts(ctx)}

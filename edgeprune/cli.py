@@ -255,6 +255,32 @@ def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None,
 
 @cli.command()
 @click.argument("build_dir", metavar="BUILD_DIR", type=click.Path(file_okay=False))
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def verify(build_dir: str, quiet: bool) -> None:
+    """Re-run the parity checks of a build folder: each artifact vs its torch model on real test samples."""
+    from .build import verify as run_verify
+    from .errors import StageError
+    from .progress import Progress
+
+    result = run_verify(Path(build_dir), Progress(enabled=not quiet))
+    for name, entry in result["artifacts"].items():
+        parity, ops = entry["parity"], entry["ops"]
+        if entry["precision"] == "fp32":
+            line = f"max abs diff {parity['max_abs_diff']:.2e}, max rel diff {parity['max_rel_diff']:.2e}"
+        else:
+            line = (f"top-1 agreement {100 * parity['top1_agreement']:.2f} %, accuracy {100 * parity['accuracy']:.2f} % "
+                    f"(torch {100 * parity['reference_accuracy']:.2f} %), mean |logit error| "
+                    f"{parity['mean_abs_logit_error']:.3g}")
+        flags = ops["runtime_issues"] + ([f"float ops left: {ops['float_ops']}"] if ops["float_ops"] else [])
+        state = "CHANGED" if name in result["changed"] else "ok"
+        click.echo(f"{state:8} {name}: {line} on {parity['samples']} samples; {ops['total']} ops{'; ' + flags if flags else ''}")
+    if result["changed"]:
+        raise StageError(f"{', '.join(result['changed'])}: differs from the file the build recorded (sha256); "
+                         "re-run `edgeprune build` to regenerate it")
+
+
+@cli.command()
+@click.argument("build_dir", metavar="BUILD_DIR", type=click.Path(file_okay=False))
 @click.option("--compare", multiple=True, type=click.Path(file_okay=False), help="Another build folder to put side by side (repeatable).")
 def report(build_dir: str, compare: tuple[str, ...]) -> None:
     """Re-render report.html / report.md of a build folder from its report.json."""

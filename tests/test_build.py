@@ -73,6 +73,8 @@ def test_report_says_how_each_number_was_obtained(built):
     markdown = (built["out"] / "report.md").read_text()
     assert "these are not rpi4 figures" in markdown and "| model.int8.tflite |" in markdown
     assert "<table>" in (built["out"] / "report.html").read_text()
+    for name, entry in report["artifacts"].items():  # every artifact lists its ops; none left in float
+        assert entry["ops"]["total"] >= 5 and entry["ops"]["float_ops"] == {} and entry["ops"]["runtime_issues"] == []
 
 
 def test_plan_and_weights_rebuild_the_student_without_pickle(built):
@@ -248,3 +250,22 @@ def test_build_with_host_measures_on_the_device_and_reruns_only_bench(built, use
                      env=env)
     assert result.returncode == 1 and "stranger: host key ssh-ed25519" in result.stderr
     assert not (again / "teacher.safetensors").exists()  # refused before any training
+
+
+def test_verify_rechecks_parity_and_catches_a_swapped_artifact(built, tmp_path):
+    import shutil
+
+    result = run_cli("verify", str(built["out"]), "--quiet", cwd=None, env=_env(built["root"]))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5 and all(line.startswith("ok ") for line in lines)
+    assert any(line.startswith("ok       model.int8.tflite: top-1 agreement") for line in lines)
+
+    swapped = tmp_path / "swapped"
+    shutil.copytree(built["out"], swapped)
+    shutil.copy(swapped / "teacher.tflite", swapped / "model.tflite")  # a valid model, but not the student
+    result = run_cli("verify", str(swapped), "--quiet", env=_env(built["root"]))
+    assert result.returncode == 1 and "model.tflite: fp32 output differs from torch" in result.stderr
+
+    result = run_cli("verify", str(tmp_path / "nothing"), "--quiet")
+    assert result.returncode == 1 and "report.json: no report.json of a build" in result.stderr

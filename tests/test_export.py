@@ -213,3 +213,36 @@ def test_parity_math() -> None:
 def test_missing_model_file_is_stage_error(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="does not exist"):
         run_onnx(tmp_path / "nope.onnx", np.zeros((1, 1, 28, 28), np.float32))
+
+
+def test_op_inventory_of_real_artifacts(artifacts: dict[str, Any]) -> None:
+    from edgeprune.export.ops import inventory
+
+    paths = artifacts["paths"]
+    tflite_int8 = inventory(paths["tflite_int8"], int8=True)
+    assert tflite_int8["float_ops"] == {} and tflite_int8["runtime_issues"] == []
+    assert "CONV_2D" in tflite_int8["ops"] and tflite_int8["total"] == sum(tflite_int8["ops"].values())
+    # the same check on the fp32 file flags every compute op as float: the detector is not blind
+    mislabelled = inventory(paths["tflite"], int8=True)
+    assert mislabelled["float_ops"].get("CONV_2D", 0) >= 1
+    onnx_int8 = inventory(paths["onnx_int8"], int8=True)
+    assert onnx_int8["float_ops"] == {} and onnx_int8["ops"]["DequantizeLinear"] >= 1
+    assert inventory(paths["onnx"], int8=True)["float_ops"].get("Conv", 0) >= 1
+    assert inventory(paths["onnx"], int8=False)["float_ops"] == {}
+
+
+def test_op_inventory_flags_foreign_onnx_domains(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from edgeprune.export.ops import inventory
+
+    node = helper.make_node("MyOp", ["x"], ["y"], domain="org.example")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "custom.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                      helper.make_opsetid("org.example", 1)]), str(path))
+    assert inventory(path, int8=False)["runtime_issues"] == ["MyOp (domain org.example): not an ONNX Runtime domain"]
+    with pytest.raises(StageError, match="cannot list ops of a .bin file"):
+        inventory(tmp_path / "x.bin", int8=False)

@@ -397,3 +397,15 @@ def test_energy_not_measured_when_no_artifact_has_it(build_dir):
     report["artifacts"]["model.tflite"]["energy"] = []
     assert "Energy: not measured." in _section(render_html(report, build_dir), "energy")
     assert "Energy: not measured." in render_markdown(report) and "mJ per inference" not in render_markdown(report)
+
+
+def test_ops_section_lists_ops_and_flags(build_dir):
+    report = make_report()
+    assert "Operators: not recorded." in _section(render_html(report, build_dir), "ops")
+    report["artifacts"]["model.int8.tflite"]["ops"] = {
+        "ops": {"CONV_2D": 6, "ADD": 3}, "total": 9, "float_ops": {"MEAN": 1},
+        "runtime_issues": ["FlexErf: a Flex (TensorFlow) op; tflite-runtime and ai-edge-litert cannot run it"],
+        "source": "TFLite interpreter op table"}
+    ops = _section(render_html(report, build_dir), "ops")
+    assert re.search(r"<td>model\.int8\.tflite</td><td>9</td><td class=l>CONV_2D x6, ADD x3</td>"
+                     r"<td class=l>MEAN x1</td><td class=l>FlexErf: a Flex", ops)

@@ -281,6 +281,26 @@ def _parity_section(report: dict[str, Any]) -> str:
             "(— = not applicable).</p>")
 
 
+def _ops_section(report: dict[str, Any]) -> str:
+    entries = [(n, (e or {}).get("ops")) for n, e in report.get("artifacts", {}).items()]
+    entries = [(n, o) for n, o in entries if isinstance(o, dict) and isinstance(o.get("ops"), dict)]
+    if not entries:
+        return '<h2 id="ops">Operators</h2><p>Operators: not recorded.</p>'
+
+    def counts(ops: dict[str, Any]) -> str:
+        return ", ".join(f"{name} x{count}" for name, count in ops.items()) or "none"
+
+    body = "".join(
+        f"<tr><td>{esc(n)}</td><td>{esc(str(o.get('total', '—')))}</td><td class=l>{esc(counts(o['ops']))}</td>"
+        f"<td class=l>{esc(counts(o.get('float_ops') or {}))}</td>"
+        f"<td class=l>{esc('; '.join(o.get('runtime_issues') or []) or 'none')}</td></tr>" for n, o in entries)
+    return ('<h2 id="ops">Operators</h2><table><tr><th>artifact</th><th>ops</th><th>by type</th>'
+            f"<th>float ops left in int8</th><th>runtime issues</th></tr>{body}</table>"
+            "<p class=note>From each artifact's own graph (TFLite interpreter op table, ONNX nodes). Float ops in "
+            "an int8 model run slower and unquantized; runtime issues are ops the device runtime cannot run "
+            "(e.g. Flex ops).</p>")
+
+
 def _energy_section(report: dict[str, Any]) -> str:
     rows = energy_rows(report)
     if not rows:
@@ -330,7 +350,8 @@ def render_html(report: dict[str, Any], build_dir: Path | None = None, *,
     target = report.get("target", {})
     sections = [
         _summary_card(report), _scatter_section(report), _latency_section(report, build_dir),
-        _pruning_section(report), _models_section(report), _parity_section(report), _energy_section(report),
+        _pruning_section(report), _models_section(report), _parity_section(report), _ops_section(report),
+        _energy_section(report),
         _provenance_section(report),
     ]
     if compare:

@@ -1,7 +1,8 @@
 """Stage 'export': ONNX fp32/int8 and TFLite fp32/int8 of the student, plus a TFLite fp32 teacher baseline.
 
 Parity is checked at the end of the stage: fp32 artifacts against the torch student on real test samples
-(max abs diff), int8 artifacts on the whole test split (top-1 agreement, accuracy, logit error).
+(max abs diff), int8 artifacts on the whole test split (top-1 agreement, accuracy, logit error). Each
+artifact's operators are listed, with float ops left in int8 models and ops its runtime cannot run.
 """
 from __future__ import annotations
 
@@ -31,11 +32,8 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
 def _run(ctx: BuildContext) -> dict[str, Any]:
     import torch
 
-    from ..distill.trainer import predict_logits
     from ..export.onnx import export_onnx
-    from ..export.parity import fp32_parity, int8_parity
     from ..export.quantize import quantize_onnx_int8
-    from ..export.runtime import run_onnx, run_tflite
     from ..export.tflite import export_tflite_fp32, export_tflite_int8
 
     data = common.data(ctx)
@@ -55,32 +53,47 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
             export(ctx.path(name))
             task.advance(1, artifact=name)
 
+    entries = check_artifacts(ctx)
+    for name, entry in entries.items():
+        ctx.report["artifacts"].setdefault(name, {}).update(entry)
+    return {name: entry["parity"] for name, entry in entries.items()}
+
+
+def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
+    """Parity of every artifact against its torch model on real test samples, plus size and op inventory.
+
+    Used at the end of export and by `edgeprune verify`. StageError if an fp32 artifact differs from torch
+    by more than FP32_TOLERANCE.
+    """
+    from ..distill.trainer import predict_logits
+    from ..export.ops import inventory
+    from ..export.parity import fp32_parity, int8_parity
+    from ..export.runtime import run_onnx, run_tflite
+
+    data = common.data(ctx)
     x_fp32, x_all, y_all = data.x_test[:FP32_PARITY_SAMPLES], data.x_test, data.y_test
-    reference = {"student": predict_logits(student, x_all), "teacher": predict_logits(teacher, x_all)}
+    reference = {"student": predict_logits(common.student(ctx), x_all),
+                 "teacher": predict_logits(common.teacher(ctx), x_all)}
     runners = {"onnx": run_onnx, "tflite": run_tflite}
-    metrics: dict[str, Any] = {}
+    entries: dict[str, dict[str, Any]] = {}
     with ctx.progress.task("parity", total=len(ARTIFACTS)) as task:
         for name, (fmt, precision) in ARTIFACTS.items():
-            ref = reference["teacher" if name.startswith("teacher") else "student"]
+            of = "teacher" if name.startswith("teacher") else "student"
             if precision == "fp32":
-                parity = fp32_parity(ref[: len(x_fp32)], runners[fmt](ctx.path(name), x_fp32))
+                parity = fp32_parity(reference[of][: len(x_fp32)], runners[fmt](ctx.path(name), x_fp32))
                 if parity["max_abs_diff"] > FP32_TOLERANCE:
                     raise StageError(f"{name}: fp32 output differs from torch by {parity['max_abs_diff']:.2e} "
                                      f"(> {FP32_TOLERANCE:g}) on real test samples")
-                accuracy = None
             else:
-                parity = int8_parity(ref, runners[fmt](ctx.path(name), x_all), y_all)
-                accuracy = parity["accuracy"]
-            size = ctx.path(name).stat().st_size
-            entry = {"format": fmt, "precision": precision, "of": "teacher" if name.startswith("teacher") else "student",
-                     "size": metric(size, "bytes", "measured", on="file size"), "parity": parity}
-            if accuracy is not None:
-                entry["accuracy"] = common.accuracy_metric(accuracy, len(y_all), f"{fmt} runtime, {precision}")
-            ctx.report["artifacts"].setdefault(name, {}).update(entry)
-            metrics[name] = parity
+                parity = int8_parity(reference[of], runners[fmt](ctx.path(name), x_all), y_all)
+            entry = {"format": fmt, "precision": precision, "of": of,
+                     "size": metric(ctx.path(name).stat().st_size, "bytes", "measured", on="file size"),
+                     "parity": parity, "ops": inventory(ctx.path(name), int8=precision == "int8")}
+            if precision == "int8":
+                entry["accuracy"] = common.accuracy_metric(parity["accuracy"], len(y_all), f"{fmt} runtime, {precision}")
+            entries[name] = entry
             task.advance(1)
-    return metrics
-
+    return entries
 
 EXPORT = Stage(name="export", inputs=("student.safetensors", "plan.json", "teacher.safetensors"),
                outputs=tuple(ARTIFACTS), config=_config, run=_run)
