@@ -254,6 +254,34 @@ def gate(report_file: str, budget_ms: float | None, max_memory_mb: float | None,
 
 
 @cli.command()
+@click.argument("artifact", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata document as JSON.")
+def inspect(artifact: str, as_json: bool) -> None:
+    """Print the metadata an artifact carries: input name/shape/layout/dtype, quantisation, normalisation, labels."""
+    from .export.metadata import read
+
+    document = read(Path(artifact))
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    if document is None:
+        click.echo(f"{artifact}: no edgeprune metadata (not exported by edgeprune)")
+        return
+    for key in ("input", "output"):
+        spec = document[key]
+        quant = f", scale {spec['scale']:.6g}, zero point {spec['zero_point']}" if spec.get("scale") else ""
+        layout = f" {spec['layout']}" if "layout" in spec else ""
+        click.echo(f"{key:14} {spec['name']}: {spec['dtype']} {spec['shape']}{layout}{quant}")
+    norm = document["normalization"]
+    if "mean" in norm:
+        click.echo(f"{'normalisation':14} mean {norm['mean']}, std {norm['std']} ({norm['note']})")
+    else:
+        click.echo(f"{'normalisation':14} {norm['note']}")
+    click.echo(f"{'labels':14} {', '.join(document['labels']) or 'not recorded'}")
+    click.echo(f"{'made by':14} edgeprune {document['edgeprune_version']}, build digest {document['build_digest']}")
+
+
+@cli.command()
 @click.argument("build_dir", metavar="BUILD_DIR", type=click.Path(file_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def verify(build_dir: str, quiet: bool) -> None:

@@ -269,3 +269,19 @@ def test_verify_rechecks_parity_and_catches_a_swapped_artifact(built, tmp_path):
 
     result = run_cli("verify", str(tmp_path / "nothing"), "--quiet")
     assert result.returncode == 1 and "report.json: no report.json of a build" in result.stderr
+
+
+def test_every_artifact_carries_metadata_and_inspect_prints_it(built):
+    from edgeprune.export.metadata import read
+
+    documents = {name: read(built["out"] / name) for name in
+                 ("model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite", "teacher.tflite")}
+    digests = {doc["build_digest"] for doc in documents.values()}
+    assert len(digests) == 1 and len(digests.pop()) == 64  # one build, one digest
+    int8 = documents["model.int8.tflite"]
+    assert int8["input"]["dtype"] == "int8" and int8["input"]["shape"] == [1, 1, 16, 16]
+    assert int8["labels"] == [] and int8["edgeprune_version"]  # an .npz carries no class names or normalisation
+    assert int8["normalization"]["note"].startswith("none recorded")
+    result = run_cli("inspect", str(built["out"] / "model.int8.tflite"))
+    assert result.returncode == 0, result.stderr
+    assert "int8 [1, 1, 16, 16] NCHW, scale" in result.stdout and "labels         not recorded" in result.stdout

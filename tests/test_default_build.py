@@ -40,6 +40,10 @@ def test_cold_default_build_meets_the_product_promise(cold):
     # build on a busy 2-core machine varies by +-20% at 0.04 ms, so the test guards the order of magnitude
     assert summary["speedup_vs_teacher_tflite_fp32"] >= 1.6, summary
     assert report["models"]["teacher"]["origin"].startswith("trained by edgeprune")
+    from edgeprune.export.metadata import read
+
+    meta = read(out / "model.int8.tflite")  # what a device-side program needs to feed the model
+    assert meta["labels"][:2] == ["t-shirt/top", "trouser"] and len(meta["normalization"]["mean"]) == 1
 
 
 def test_warm_build_reuses_the_cached_teacher(cold):

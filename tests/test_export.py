@@ -246,3 +246,28 @@ def test_op_inventory_flags_foreign_onnx_domains(tmp_path: Path) -> None:
     assert inventory(path, int8=False)["runtime_issues"] == ["MyOp (domain org.example): not an ONNX Runtime domain"]
     with pytest.raises(StageError, match="cannot list ops of a .bin file"):
         inventory(tmp_path / "x.bin", int8=False)
+
+
+def test_metadata_is_embedded_read_back_and_changes_no_output(trained: dict[str, Any], artifacts: dict[str, Any],
+                                                               tmp_path: Path) -> None:
+    import shutil
+
+    from edgeprune.export.metadata import describe, embed, read
+
+    norm = {"mean": [0.5], "std": [0.25], "note": "x = (pixel / 255 - mean) / std"}
+    for key, run in (("tflite_int8", run_tflite), ("onnx_int8", run_onnx), ("tflite", run_tflite), ("onnx", run_onnx)):
+        path = tmp_path / artifacts["paths"][key].name
+        shutil.copy(artifacts["paths"][key], path)
+        assert read(path) is None
+        before = run(path, trained["x"][:20])
+        document = describe(path, version="9.9", build_digest="d" * 64, sample_shape=trained["x"].shape[1:],
+                            normalization=norm, labels=("a", "b"))
+        embed(path, document)
+        embed(path, {**document, "labels": ["x", "y"]})  # a second embed replaces, never duplicates
+        meta = read(path)
+        assert meta["labels"] == ["x", "y"] and meta["normalization"] == norm and meta["build_digest"] == "d" * 64
+        assert meta["input"]["layout"] == "NCHW" and meta["input"]["shape"][1:] == list(trained["x"].shape[1:])
+        if key.endswith("int8") and key.startswith("tflite"):
+            assert meta["input"]["dtype"] == "int8" and meta["input"]["scale"] > 0
+        assert np.array_equal(run(path, trained["x"][:20]), before)
+        assert not list(tmp_path.glob(".*partial*"))

@@ -2,7 +2,8 @@
 
 Parity is checked at the end of the stage: fp32 artifacts against the torch student on real test samples
 (max abs diff), int8 artifacts on the whole test split (top-1 agreement, accuracy, logit error). Each
-artifact's operators are listed, with float ops left in int8 models and ops its runtime cannot run.
+artifact's operators are listed, with float ops left in int8 models and ops its runtime cannot run, and
+every artifact carries edgeprune's metadata (export/metadata.py; `edgeprune inspect` prints it).
 """
 from __future__ import annotations
 
@@ -52,11 +53,45 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
         for name, export in steps:
             export(ctx.path(name))
             task.advance(1, artifact=name)
+    _embed_metadata(ctx)
 
     entries = check_artifacts(ctx)
     for name, entry in entries.items():
         ctx.report["artifacts"].setdefault(name, {}).update(entry)
     return {name: entry["parity"] for name, entry in entries.items()}
+
+
+def build_digest(ctx: BuildContext) -> str:
+    """sha256 of the build config and of the weights and plan the artifacts are exported from."""
+    import hashlib
+    import json
+
+    from ..fileio import sha256_file
+
+    sources = {name: sha256_file(ctx.path(name)) for name in ("teacher.safetensors", "plan.json", "student.safetensors")}
+    text = json.dumps({"config": ctx.config.to_dict(), "target": ctx.target.name, "sources": sources}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _normalization(data: Any) -> dict[str, Any]:
+    if not data.mean:
+        return {"note": "none recorded: the model takes inputs exactly as the data set gives them"}
+    raw = "value / 16" if data.name == "digits" else "pixel / 255"
+    return {"mean": list(data.mean), "std": list(data.std),
+            "note": f"x = ({raw} - mean) / std per channel, in float32, before any int8 input quantization"}
+
+
+def _embed_metadata(ctx: BuildContext) -> None:
+    """Write edgeprune's metadata (I/O, normalisation, labels, version, build digest) into every artifact."""
+    from .. import __version__
+    from ..export.metadata import describe, embed
+
+    data = common.data(ctx)
+    digest = build_digest(ctx)
+    for name in ARTIFACTS:
+        document = describe(ctx.path(name), version=__version__, build_digest=digest, sample_shape=data.input_shape,
+                            normalization=_normalization(data), labels=data.class_names)
+        embed(ctx.path(name), document)
 
 
 def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
