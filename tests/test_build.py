@@ -75,6 +75,9 @@ def test_report_says_how_each_number_was_obtained(built):
     assert "<table>" in (built["out"] / "report.html").read_text()
     for name, entry in report["artifacts"].items():  # every artifact lists its ops; none left in float
         assert entry["ops"]["total"] >= 5 and entry["ops"]["float_ops"] == {} and entry["ops"]["runtime_issues"] == []
+    layers = report["artifacts"]["model.int8.onnx"]["layer_sqnr"]["layers"]
+    assert len(layers) >= 3 and all(row["module"] for row in layers if row["op"].startswith("Conv"))
+    assert layers[0]["sqnr_lost_db"] == max(row["sqnr_lost_db"] for row in layers)
 
 
 def test_plan_and_weights_rebuild_the_student_without_pickle(built):

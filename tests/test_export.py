@@ -271,3 +271,41 @@ def test_metadata_is_embedded_read_back_and_changes_no_output(trained: dict[str,
             assert meta["input"]["dtype"] == "int8" and meta["input"]["scale"] > 0
         assert np.array_equal(run(path, trained["x"][:20]), before)
         assert not list(tmp_path.glob(".*partial*"))
+
+
+class _ThreeConvNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("hostile", ["conv1", "conv2"])
+def test_localiser_ranks_a_planted_quantisation_hostile_layer_first(hostile: str, tmp_path: Path) -> None:
+    """One output channel of `hostile` is scaled up 300x and the next layer's weights down 300x: the float
+    model computes the same function, but that layer's activation range now crushes its other channels."""
+    from edgeprune.export.localize import layer_sqnr, module_name
+
+    torch.manual_seed(0)
+    model = _ThreeConvNet().eval()
+    following = {"conv1": "conv2", "conv2": "conv3"}[hostile]
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((40, 1, 12, 12)).astype(np.float32))
+    with torch.no_grad():
+        reference = model(x)
+        getattr(model, hostile).weight[0] *= 300.0
+        getattr(model, hostile).bias[0] *= 300.0
+        getattr(model, following).weight[:, 0] /= 300.0
+        assert torch.allclose(model(x), reference, atol=1e-4)  # the float function is unchanged
+    export_onnx(model, x[:1], tmp_path / "m.onnx")
+    quantize_onnx_int8(tmp_path / "m.onnx", tmp_path / "m.int8.onnx", x[:32].numpy())
+    rows = layer_sqnr(tmp_path / "m.onnx", tmp_path / "m.int8.onnx", x[32:].numpy())
+    assert rows[0]["module"] == hostile, rows
+    assert rows[0]["sqnr_lost_db"] > rows[1]["sqnr_lost_db"] + 3
+    assert {r["module"] for r in rows} >= {"conv1", "conv2", "conv3"}
+    assert module_name("/features/features.3/body/body.0/Conv") == "features.3.body.0"

@@ -409,3 +409,15 @@ def test_ops_section_lists_ops_and_flags(build_dir):
     ops = _section(render_html(report, build_dir), "ops")
     assert re.search(r"<td>model\.int8\.tflite</td><td>9</td><td class=l>CONV_2D x6, ADD x3</td>"
                      r"<td class=l>MEAN x1</td><td class=l>FlexErf: a Flex", ops)
+
+
+def test_int8_error_by_layer_section(build_dir):
+    report = make_report()
+    assert "Int8 error by layer: not recorded." in _section(render_html(report, build_dir), "sqnr")
+    layers = [{"module": f"features.{i}", "op": "Conv+Relu", "sqnr_db": 30.0 - i, "sqnr_lost_db": 20.0 - 2 * i}
+              for i in range(10)]
+    report["artifacts"]["model.int8.onnx"] = {**report["artifacts"].get("model.int8.onnx", {}),
+                                              "layer_sqnr": {"samples": 64, "layers": layers}}
+    section = _section(render_html(report, build_dir), "sqnr")
+    rows = re.findall(r"<tr><td class=l>([^<]*)</td><td class=l>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td></tr>", section)
+    assert rows[0] == ("features.0", "30.0", "20.0") and len(rows) == 8 and "64 real test samples" in section

@@ -17,6 +17,7 @@ from .summary import BASELINE_ARTIFACT, ENERGY_COLUMNS, comparison_rows, energy_
 
 NOT_MEASURED = "not measured"
 FRACTION_KEYS = {"top1_agreement", "accuracy", "reference_accuracy"}
+LOCALISE_ROWS = 8  # worst layers shown; report.json keeps them all
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;
@@ -301,6 +302,22 @@ def _ops_section(report: dict[str, Any]) -> str:
             "(e.g. Flex ops).</p>")
 
 
+def _sqnr_section(report: dict[str, Any]) -> str:
+    record = (report.get("artifacts", {}).get("model.int8.onnx") or {}).get("layer_sqnr")
+    if not isinstance(record, dict) or not isinstance(record.get("layers"), list):
+        return '<h2 id="sqnr">Int8 error by layer</h2><p>Int8 error by layer: not recorded.</p>'
+    body = "".join(
+        f"<tr><td class=l>{esc(str(r.get('module') or r.get('node', '')))}</td><td class=l>{esc(str(r.get('op', '')))}</td>"
+        f"<td>{esc(_show(r.get('sqnr_db'), '.1f'))}</td><td>{esc(_show(r.get('sqnr_lost_db'), '.1f'))}</td></tr>"
+        for r in record["layers"][:LOCALISE_ROWS] if isinstance(r, dict))
+    return ('<h2 id="sqnr">Int8 error by layer</h2><table><tr><th>module</th><th>op</th><th>SQNR dB</th>'
+            f"<th>SQNR lost dB</th></tr>{body}</table>"
+            f"<p class=note>model.int8.onnx vs model.onnx on {esc(str(record.get('samples', '?')))} real test samples, "
+            "worst layer first: per-channel signal-to-quantisation-noise ratio of each quantised activation, and how "
+            "much of it the layer loses relative to its inputs. A layer far ahead of the rest is the one to keep in "
+            "float or fix.</p>")
+
+
 def _energy_section(report: dict[str, Any]) -> str:
     rows = energy_rows(report)
     if not rows:
@@ -350,7 +367,7 @@ def render_html(report: dict[str, Any], build_dir: Path | None = None, *,
     target = report.get("target", {})
     sections = [
         _summary_card(report), _scatter_section(report), _latency_section(report, build_dir),
-        _pruning_section(report), _models_section(report), _parity_section(report), _ops_section(report),
+        _pruning_section(report), _models_section(report), _parity_section(report), _sqnr_section(report), _ops_section(report),
         _energy_section(report),
         _provenance_section(report),
     ]
