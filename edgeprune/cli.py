@@ -146,8 +146,8 @@ def _load_inputs(path: str) -> Any:
 @click.option("--budget-ms", type=float, help="Exit 3 if an artifact's p95 is over this, 4 if it cannot tell.")
 def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: str | None, remote_python: str | None,
           trust_new_host: bool, command_timeout: float, threads: int | None, runs: int, warmup: int,
-          warmup_seconds: float, min_seconds: float, cpus: tuple[int, ...] | None, rounds: int, inputs_file: str | None, json_file: str | None,
-          budget_ms: float | None) -> None:
+          warmup_seconds: float, min_seconds: float, cpus: tuple[int, ...] | None, rounds: int,
+          inputs_file: str | None, json_file: str | None, budget_ms: float | None) -> None:
     """Measure latency and memory of ONNX / TFLite artifacts here, on a device over SSH, or on a fleet."""
     import os
 
@@ -301,7 +301,8 @@ def verify(build_dir: str, quiet: bool) -> None:
                     f"{parity['mean_abs_logit_error']:.3g}")
         flags = ops["runtime_issues"] + ([f"float ops left: {ops['float_ops']}"] if ops["float_ops"] else [])
         state = "CHANGED" if name in result["changed"] else "ok"
-        click.echo(f"{state:8} {name}: {line} on {parity['samples']} samples; {ops['total']} ops{'; ' + flags if flags else ''}")
+        click.echo(f"{state:8} {name}: {line} on {parity['samples']} samples; {ops['total']} ops"
+                   + "".join(f"; {flag}" for flag in flags))
     if result["changed"]:
         raise StageError(f"{', '.join(result['changed'])}: differs from the file the build recorded (sha256); "
                          "re-run `edgeprune build` to regenerate it")

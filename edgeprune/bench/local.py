@@ -56,8 +56,8 @@ def _parse_runner_output(artifact: Path, proc: subprocess.CompletedProcess) -> d
 
 
 def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_seconds: float = 0.0,
-                warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None, inputs: np.ndarray | None = None, progress: Callable[[str], None] | None = None,
-                timeout: float | None = None) -> dict:
+                warmup_seconds: float = 0.0, cpus: tuple[int, ...] | None = None, inputs: np.ndarray | None = None,
+                progress: Callable[[str], None] | None = None, timeout: float | None = None) -> dict:
     """Measure one artifact on this host in a fresh subprocess.
 
     Returns the runner's dict (see device_runner.py) plus ``summary`` (stats.summarize of the samples),
@@ -113,8 +113,8 @@ def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmu
     On a shared machine most latency variance is between processes (core placement, frequency, other
     load), so comparing artifacts measured once each, one after the other, misleads. Samples of all
     rounds are pooled; the confidence intervals come from a two-level bootstrap over rounds and samples.
-    ``run_one(artifact, threads=, warmup=, runs=, min_seconds=, warmup_seconds=, cpus=)`` measures one artifact once (default:
-    `bench_local` with ``inputs``; `remote.DeviceSession.bench` for a device).
+    ``run_one(artifact, threads=, warmup=, runs=, min_seconds=, warmup_seconds=, cpus=)`` measures one
+    artifact once (default: `bench_local` with ``inputs``; `remote.DeviceSession.bench` for a device).
     """
     if rounds < 1:
         raise StageError(f"benchmark needs rounds >= 1, got {rounds}")
