@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -35,10 +36,17 @@ def test_cold_default_build_meets_the_product_promise(cold):
     int8 = report["artifacts"]["model.int8.tflite"]
     assert int8["accuracy"]["value"] >= teacher - 0.010, (int8["accuracy"], teacher)
     assert int8["parity"]["samples"] == 10000
-    # measured side by side in the same build, same runtime and threads: a ratio, not an absolute time
-    # the 2x of the product promise is shown by benchmarks/compression.py (interleaved rounds); a single
-    # build on a busy 2-core machine varies by +-20% at 0.04 ms, so the test guards the order of magnitude
-    assert summary["speedup_vs_teacher_tflite_fp32"] >= 1.6, summary
+    # Speed-up: always a ratio measured side by side, never an absolute time. The build's own figure uses the
+    # profile's threads capped at the cores (2 here); on 2 shared vCPUs 2-thread processes are bimodal (p50 CV
+    # 10-29 %, benchmarks/results/aa_gate.md), so it only has to show that pruning made the model faster. The
+    # promise is checked at 1 thread (CV ~5 %): teacher and student interleaved in 5 rounds of fresh processes.
+    assert summary["speedup_vs_teacher_tflite_fp32"] >= 1.1, summary
+    measured = cold["root"] / "speed.json"
+    result = run_cli("bench", str(out / "teacher.tflite"), str(out / "model.int8.tflite"), "--threads", "1",
+                     "--rounds", "5", "--json", str(measured), env=cold["env"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    p50 = {Path(k).name: v["summary"]["p50"] for k, v in json.loads(measured.read_text()).items()}
+    assert p50["teacher.tflite"] / p50["model.int8.tflite"] >= 1.6, p50
     assert report["models"]["teacher"]["origin"].startswith("trained by edgeprune")
     from edgeprune.export.metadata import read
 
