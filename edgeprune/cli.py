@@ -57,6 +57,12 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [10]")
 @click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]")
 @click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]")
+@click.option("--calibration-samples", type=int, help="Real training samples used to calibrate int8. [256]")
+@click.option("--calibration-method", type=click.Choice(["minmax", "entropy", "percentile"]),
+              help="How the ONNX int8 activation ranges are set from the calibration samples. [minmax]")
+@click.option("--max-int8-drop", type=float, help="Accuracy points the int8 ONNX model may lose vs the student; "
+                                                  "beyond it, the layers int8 hurts most stay float.")
+@click.option("--onnx-dynamic-batch", is_flag=True, default=None, help="Export ONNX with a dynamic batch axis.")
 @click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
 @click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on "
                              "(default: the profile's [ssh] host, else this machine).")

@@ -36,6 +36,9 @@ class BuildConfig:
     alpha: float = 0.7
     seed: int = 0
     calibration_samples: int = 256
+    calibration_method: str = "minmax"
+    max_int8_drop: float | None = None  # accuracy points int8 may lose before layers fall back to float
+    onnx_dynamic_batch: bool = False
     threads: int | None = None
     bench_runs: int = 200
     bench_warmup: int = 100
@@ -55,6 +58,8 @@ class BuildConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
+CHOICES = {"calibration_method": ("minmax", "entropy", "percentile")}
+_OPTIONAL_FLOATS = ("max_int8_drop",)
 CONFIG_FILE = "edgeprune.toml"
 
 
@@ -97,7 +102,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if value < (0 if name in ("seed", "distill_epochs", "bench_warmup") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
-    if isinstance(default, float):
+    if isinstance(default, float) or name in _OPTIONAL_FLOATS:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{label} must be a number, got {value!r}")
         value = float(value)
@@ -105,13 +110,15 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{label} must be in [0, 1), got {value}")
         if name == "alpha" and not 0.0 <= value <= 1.0:
             raise ConfigError(f"{label} must be in [0, 1], got {value}")
-        if name == "bench_min_seconds" and value < 0:
+        if name in ("bench_min_seconds", "max_int8_drop") and value < 0:
             raise ConfigError(f"{label} must be >= 0, got {value}")
         if name in ("temperature", "learning_rate") and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
         return value
     if not isinstance(value, str):
         raise ConfigError(f"{label} must be a string, got {value!r}")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"{label} must be one of {', '.join(CHOICES[name])}, got {value!r}")
     return value
 
 

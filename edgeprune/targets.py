@@ -17,6 +17,7 @@ from .errors import TargetError
 
 RUNTIMES = ("tflite", "onnxruntime")
 ACTIVATION_TYPES = ("int8", "uint8")
+OPSETS = (13, 20)  # per-channel QDQ needs 13; the TorchScript exporter stops at 20
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TargetProfile:
     int8_activations: str
     channel_multiple: int
     throttle_celsius: float
+    onnx_opset: int = 17  # the highest opset the device's ONNX Runtime must support
     ssh: SshDefaults = field(default_factory=SshDefaults)
     source: str = ""
 
@@ -113,6 +115,9 @@ def load_profile_file(path: Path) -> TargetProfile:
         raise TargetError(f"{path}: 'runtime' must be one of {', '.join(RUNTIMES)}, got '{values['runtime']}'")
     if values["int8_activations"] not in ACTIVATION_TYPES:
         raise TargetError(f"{path}: 'int8_activations' must be int8 or uint8, got '{values['int8_activations']}'")
+    if not OPSETS[0] <= values.get("onnx_opset", OPSETS[0]) <= OPSETS[1]:
+        raise TargetError(f"{path}: 'onnx_opset' must be between {OPSETS[0]} (int8 QDQ) and {OPSETS[1]} "
+                          f"(torch's ONNX exporter), got {values['onnx_opset']}")
     return TargetProfile(**values, source=str(path))
 
 

@@ -13,7 +13,8 @@ from edgeprune.fileio import sha256_file
 from .conftest import FIXTURES, run_cli
 
 BUILD_FILES = ["report.json", "report.md", "report.html", "teacher.safetensors", "student.safetensors", "plan.json",
-               "model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite"]
+               "model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite", "model.fp16.tflite",
+               "model.dynamic-int8.tflite"]
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -261,7 +262,7 @@ def test_verify_rechecks_parity_and_catches_a_swapped_artifact(built, tmp_path):
     result = run_cli("verify", str(built["out"]), "--quiet", cwd=None, env=_env(built["root"]))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 5 and all(line.startswith("ok ") for line in lines)
+    assert len(lines) == 7 and all(line.startswith("ok ") for line in lines)
     assert any(line.startswith("ok       model.int8.tflite: top-1 agreement") for line in lines)
 
     swapped = tmp_path / "swapped"
@@ -288,3 +289,31 @@ def test_every_artifact_carries_metadata_and_inspect_prints_it(built):
     result = run_cli("inspect", str(built["out"] / "model.int8.tflite"))
     assert result.returncode == 0, result.stderr
     assert "int8 [1, 1, 16, 16] NCHW, scale" in result.stdout and "labels         not recorded" in result.stdout
+
+
+def test_int8_options_rerun_only_export_and_bench_and_are_reported(built, user_model_spec, digits_npz, tmp_path):
+    import shutil
+
+    out = tmp_path / "fallback-build"
+    shutil.copytree(built["out"], out)
+    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(built["config"]), "--max-int8-drop", "0",
+                            "--calibration-method", "percentile", "--onnx-dynamic-batch"), env=_env(built["root"]))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert {name for name, stage in report["stages"].items() if not stage["skipped"]} == {"export", "bench"}
+    assert report["stages"]["export"]["config"]["calibration_method"] == "percentile"
+    int8 = report["artifacts"]["model.int8.onnx"]
+    fallback = int8["fallback"]
+    print(json.dumps(fallback, indent=1))
+    assert fallback["max_drop_pp"] == 0 and fallback["steps"][-1]["drop_pp"] <= 0
+    assert fallback["reference_accuracy"] == pytest.approx(int8["parity"]["reference_accuracy"])
+    assert fallback["steps"][-1]["accuracy"] == pytest.approx(int8["parity"]["accuracy"])
+    if fallback["needed"]:
+        assert fallback["steps"][0]["drop_pp"] > 0 and fallback["latency_cost"]["ratio"] > 0
+        assert fallback["float_layers"] and all(layer["module"] for layer in fallback["float_layers"])
+    import onnx
+    dims = onnx.load(str(out / "model.onnx")).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [1, 16, 16]
+
+    result = run_cli(*_args(user_model_spec, digits_npz, tmp_path / "bad", "--calibration-method", "kl"))
+    assert result.returncode == 2 and "'kl' is not one of" in result.stderr

@@ -309,3 +309,120 @@ def test_localiser_ranks_a_planted_quantisation_hostile_layer_first(hostile: str
     assert rows[0]["sqnr_lost_db"] > rows[1]["sqnr_lost_db"] + 3
     assert {r["module"] for r in rows} >= {"conv1", "conv2", "conv3"}
     assert module_name("/features/features.3/body/body.0/Conv") == "features.3.body.0"
+
+
+class _StripesNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, 2, 1)
+        self.conv2 = nn.Conv2d(8, 16, 3, 2, 1)
+        self.conv3 = nn.Conv2d(16, 16, 3, 1, 1)
+        self.head = nn.Linear(16, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_fallback_keeps_the_planted_layer_in_float_and_restores_accuracy(tmp_path: Path) -> None:
+    """A trained classifier gets one conv2 channel scaled 1000x (conv3 compensates, so the float function is
+    unchanged): full int8 loses many points; the fallback names conv2 first and gets back within P."""
+    from edgeprune.export.fallback import onnx_accuracy, restore_float_layers
+    from edgeprune.export.localize import layer_sqnr
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    x_train, y_train = _stripes(768, rng)
+    x_test, y_test = _stripes(300, rng)
+    model = _StripesNet()
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(150):
+        idx = rng.integers(0, len(x_train), 32)
+        loss = nn.functional.cross_entropy(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        reference = model(torch.from_numpy(x_test))
+        model.conv2.weight[0] *= 1000.0
+        model.conv2.bias[0] *= 1000.0
+        model.conv3.weight[:, 0] /= 1000.0
+        assert torch.allclose(model(torch.from_numpy(x_test)), reference, atol=1e-3)
+    float_accuracy = float((reference.argmax(1).numpy() == y_test).mean())
+    assert float_accuracy > 0.8
+    fp32, int8 = tmp_path / "m.onnx", tmp_path / "m.int8.onnx"
+    export_onnx(model, torch.from_numpy(x_test[:1]), fp32)
+
+    def quantize(out: Path, keep_float: Any) -> None:
+        quantize_onnx_int8(fp32, out, x_train[:128], activations="int8", keep_float=keep_float)
+
+    quantize(int8, [])
+    full_drop = 100 * (float_accuracy - onnx_accuracy(int8, x_test, y_test))
+    print("float accuracy", float_accuracy, "full int8 drop (points)", full_drop)
+    assert full_drop > 10
+    ranking = layer_sqnr(fp32, int8, x_test[:64])
+    assert ranking[0]["module"] == "conv2"
+    record = restore_float_layers(int8, ranking, quantize, x_test, y_test, reference_accuracy=float_accuracy,
+                                  max_drop=2.0, measure=lambda a, b: {"compared": [a.name, b.name]})
+    print(record["steps"])
+    assert record["needed"] and record["float_layers"][0]["module"] == "conv2"
+    assert record["steps"][-1]["drop_pp"] <= 2.0 < record["steps"][0]["drop_pp"]
+    assert len(record["float_layers"]) < len(ranking)
+    assert 100 * (float_accuracy - onnx_accuracy(int8, x_test, y_test)) <= 2.0  # the file itself was replaced
+    assert record["latency_cost"]["compared"] == ["full.m.int8.onnx", "m.int8.onnx"]
+    assert not list(tmp_path.glob(".edgeprune-fallback-*"))
+    with pytest.raises(StageError, match="cannot be met by mixed precision"):
+        restore_float_layers(int8, ranking[:0], quantize, x_test, y_test, reference_accuracy=1.5, max_drop=1.0)
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_calibration_methods(trained: dict[str, Any], artifacts: dict[str, Any], tmp_path: Path, method: str) -> None:
+    out = tmp_path / f"{method}.onnx"
+    quantize_onnx_int8(artifacts["paths"]["onnx"], out, trained["calibration"], method=method)
+    agreement = int8_parity(trained["reference"], run_onnx(out, trained["x"]), trained["y"])["top1_agreement"]
+    assert agreement >= 0.9
+    with pytest.raises(StageError, match="calibration method must be one of minmax, entropy, percentile"):
+        quantize_onnx_int8(artifacts["paths"]["onnx"], out, trained["calibration"], method="kl")
+    with pytest.raises(StageError, match="no node named 'nope' to keep in float"):
+        quantize_onnx_int8(artifacts["paths"]["onnx"], out, trained["calibration"], keep_float=["nope"])
+
+
+@pytest.mark.parametrize("variant, bytes_saved_per_weight, weight_dtype", [("fp16", 1.5, np.float16),
+                                                                           ("dynamic-int8", 2.0, np.int8)])
+def test_tflite_weight_variants(trained: dict[str, Any], artifacts: dict[str, Any], tmp_path: Path,
+                                variant: str, bytes_saved_per_weight: float, weight_dtype: Any) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeprune.export.ops import inventory
+    from edgeprune.export.tflite import quantize_tflite_weights
+
+    fp32, out = artifacts["paths"]["tflite"], tmp_path / f"model.{variant}.tflite"
+    quantize_tflite_weights(fp32, out, variant)
+    weights = sum(p.numel() for name, p in trained["model"].named_parameters() if name.endswith("weight"))
+    assert fp32.stat().st_size - out.stat().st_size > bytes_saved_per_weight * weights  # ideal: 2 and 3 bytes
+    dtypes = {d["dtype"] for d in Interpreter(model_path=str(out)).get_tensor_details()}
+    assert weight_dtype in dtypes
+    logits = run_tflite(out, trained["x"])
+    parity = int8_parity(trained["reference"], logits, trained["y"])
+    assert parity["top1_agreement"] >= (0.99 if variant == "fp16" else 0.95)
+    if variant == "fp16":
+        assert fp32_parity(trained["reference"], logits)["max_abs_diff"] < 1e-2
+    assert inventory(out, int8=False)["runtime_issues"] == []
+    with pytest.raises(StageError, match="variant must be one of fp16, dynamic-int8"):
+        quantize_tflite_weights(fp32, out, "bf16")
+
+
+def test_onnx_opset_and_dynamic_batch(trained: dict[str, Any], tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    path = tmp_path / "dyn.onnx"
+    export_onnx(trained["model"], trained["example"], path, opset=13, dynamic_batch=True)
+    proto = onnx.load(str(path))
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [13]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {"input": trained["x"][:7]})[0]
+    assert logits.shape == (7, CLASSES) and np.abs(logits - trained["reference"][:7]).max() < 1e-4
+    quantize_onnx_int8(path, tmp_path / "dyn.int8.onnx", trained["calibration"])
+    assert run_onnx(tmp_path / "dyn.int8.onnx", trained["x"][:5]).shape == (5, CLASSES)

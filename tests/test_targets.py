@@ -49,3 +49,7 @@ def test_profile_file_errors_name_file_and_key(tmp_path):
     bad.write_text(good.replace('runtime = "tflite"', 'runtime = "tvm"'))
     with pytest.raises(TargetError, match="runtime"):
         load_target(str(bad))
+    bad.write_text(good.replace("onnx_opset = 17", "onnx_opset = 21"))
+    with pytest.raises(TargetError, match="'onnx_opset' must be between 13 .* and 20 .*got 21"):
+        load_target(str(bad))
+    assert load_target("rpi4").onnx_opset == 17

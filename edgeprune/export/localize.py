@@ -112,7 +112,11 @@ def layer_sqnr(fp32_path: Path, int8_path: Path, samples: np.ndarray) -> list[di
             named = source
         inputs = [i for i in node.input if i and i not in weights]
         before = min((upstream(i) for i in inputs), default=_EXACT_DB)
-        rows.append({"tensor": t, "node": node.name, "op": "+".join(dict.fromkeys([named.op_type, node.op_type])),
+        # Keeping `t` in float needs its producer AND its readers unquantized: QDQ quantizes a tensor
+        # whenever any node on either side of it is quantized.
+        readers = [n.name for n in fp32.graph.node if t in n.input]
+        rows.append({"tensor": t, "node": node.name, "nodes": list(dict.fromkeys([named.name, node.name, *readers])),
+                     "op": "+".join(dict.fromkeys([named.op_type, node.op_type])),
                      "module": module_name(named.name), "sqnr_db": round(sqnr[t], 2),
                      "sqnr_lost_db": round(before - sqnr[t], 2)})
     return sorted(rows, key=lambda r: -r["sqnr_lost_db"])

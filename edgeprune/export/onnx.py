@@ -1,4 +1,4 @@
-"""Torch -> ONNX export with a static batch-1 shape, one self-contained file."""
+"""Torch -> ONNX export: a static batch-1 shape (or a dynamic batch axis on request), one self-contained file."""
 from __future__ import annotations
 
 import copy
@@ -16,10 +16,13 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
 
-def export_onnx(model: "torch.nn.Module", example: "torch.Tensor", path: Path, *, opset: int = 17) -> None:
+def export_onnx(
+    model: "torch.nn.Module", example: "torch.Tensor", path: Path, *, opset: int = 17, dynamic_batch: bool = False
+) -> None:
     """Write `model` as ONNX at `path`.
 
-    Static shapes because downstream converters and int8 calibration are simpler and faster with them;
+    Static shapes by default because downstream converters and int8 calibration are simpler and faster with
+    them; `dynamic_batch` names axis 0 "batch" for servers that batch requests.
     the TorchScript exporter (dynamo=False) because it is fast and exact here and keeps weights inline.
     The caller's model is not touched (a copy is put in eval mode).
     """
@@ -41,6 +44,7 @@ def export_onnx(model: "torch.nn.Module", example: "torch.Tensor", path: Path, *
                 opset_version=opset,
                 dynamo=False,
                 do_constant_folding=True,
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None,
             )
             proto = onnx.load(str(tmp))
             if proto.graph.initializer and any(

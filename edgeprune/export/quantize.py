@@ -1,9 +1,11 @@
-"""ONNX Runtime static int8 quantization (QDQ, per-channel weights, MinMax calibration)."""
+"""ONNX Runtime static int8 quantization (QDQ, per-channel weights; MinMax, entropy or percentile calibration)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -11,23 +13,38 @@ from edgeprune.errors import StageError
 from edgeprune.fileio import atomic_path
 
 _ACTIVATION_TYPES = ("uint8", "int8")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 def quantize_onnx_int8(
-    fp32_path: Path, out_path: Path, calibration: np.ndarray, *, activations: str = "uint8"
+    fp32_path: Path,
+    out_path: Path,
+    calibration: np.ndarray,
+    *,
+    activations: str = "uint8",
+    method: str = "minmax",
+    keep_float: Sequence[str] = (),
 ) -> None:
     """Quantize the fp32 ONNX model at `fp32_path` into `out_path`.
 
     QDQ keeps the graph portable across execution providers; unsigned activations ("U8S8") are the default
     because ORT's x86 int8 kernels are fast only with them (see FINDINGS); weights are signed and
     per-channel, which keeps depthwise and pruned convs accurate. Calibrate on real samples: random
-    inputs give a misleading range.
+    inputs give a misleading range. `method` sets how activation ranges come from the calibration samples
+    (MinMax: the observed extremes; entropy: the KL-optimal clip of the histogram; percentile: the 99.999th
+    percentile of |x|): clipping outliers helps when a few extreme values would waste the int8 range.
+    `keep_float` names nodes of the fp32 graph that stay in float (mixed precision, export/fallback.py).
     """
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if activations not in _ACTIVATION_TYPES:
         raise StageError(
             f"int8 quantization of {fp32_path.name}: activations must be one of {_ACTIVATION_TYPES}, "
             f"got {activations!r}"
+        )
+    if method not in CALIBRATION_METHODS:
+        raise StageError(
+            f"int8 quantization of {fp32_path.name}: calibration method must be one of "
+            f"{', '.join(CALIBRATION_METHODS)}, got {method!r}"
         )
     data = np.asarray(calibration, dtype=np.float32)
     if data.ndim < 2 or len(data) == 0:
@@ -44,9 +61,15 @@ def quantize_onnx_int8(
             raise StageError(f"int8 quantization of {fp32_path.name}: expected one graph input, found {len(inputs)}")
         reader = _SampleReader(inputs[0], data)
         act_type = QuantType.QUInt8 if activations == "uint8" else QuantType.QInt8
+        methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                   "percentile": CalibrationMethod.Percentile}
         with tempfile.TemporaryDirectory(prefix="edgeprune-quant-") as workdir:
             source = _preprocess(fp32_path, Path(workdir) / "pre.onnx")
-            with atomic_path(out_path) as tmp:
+            missing = sorted(set(keep_float) - {node.name for node in onnx.load(str(source)).graph.node})
+            if missing:
+                raise StageError(f"int8 quantization of {fp32_path.name}: no node named {missing[0]!r} to keep in float")
+            # Histogram calibrators print progress to stdout, which must stay clean for `--json`.
+            with atomic_path(out_path) as tmp, contextlib.redirect_stdout(io.StringIO()):
                 quantize_static(
                     str(source),
                     str(tmp),
@@ -55,7 +78,8 @@ def quantize_onnx_int8(
                     per_channel=True,
                     activation_type=act_type,
                     weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
+                    calibrate_method=methods[method],
+                    nodes_to_exclude=list(keep_float),
                 )
                 onnx.checker.check_model(str(tmp))
     except StageError:

@@ -1,4 +1,5 @@
-"""Torch -> TFLite through litert-torch: fp32, and full int8 (int8 I/O) through the torchao pt2e flow."""
+"""Torch -> TFLite through litert-torch: fp32, full int8 (int8 I/O) through the torchao pt2e flow, and the
+weight-only variants (fp16 weights, dynamic-range int8) made from the fp32 flatbuffer by ai-edge-quantizer."""
 from __future__ import annotations
 
 import contextlib
@@ -77,6 +78,36 @@ def export_tflite_int8(
                 quantized, (example,), quant_config=QuantConfig(pt2e_quantizer=quantizer)
             )
         _write(edge, path)
+
+
+WEIGHT_VARIANTS = ("fp16", "dynamic-int8")
+
+
+def quantize_tflite_weights(fp32_path: Path, out_path: Path, variant: str) -> None:
+    """Write a weight-quantized copy of the fp32 TFLite model at `fp32_path`; no calibration data needed.
+
+    "fp16": float16 weights dequantized at load, fp32 compute: half the size, near-fp32 outputs, and GPUs
+    and Armv8.2 cores can run it in fp16. "dynamic-int8": int8 per-channel weights, activations quantized on
+    the fly by hybrid kernels: a quarter of the size, float in and out. Both keep every op a builtin.
+    """
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    if variant not in WEIGHT_VARIANTS:
+        raise StageError(f"TFLite weight quantization of {fp32_path.name}: variant must be one of "
+                         f"{', '.join(WEIGHT_VARIANTS)}, got {variant!r}")
+    with _converter_errors(out_path, f"{variant} TFLite export"), _quiet():
+        from ai_edge_quantizer import quantizer, recipe
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer.qtyping import TFLOperationName
+
+        if variant == "fp16":
+            job = quantizer.Quantizer(fp32_path.read_bytes())
+            job.add_weight_only_config(regex=".*", operation_name=TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                                       algorithm_key=AlgorithmName.FLOAT_CASTING)
+        else:
+            job = quantizer.Quantizer(fp32_path.read_bytes(), recipe.dynamic_wi8_afp32())
+        content = job.quantize(enable_progress_report=False).quantized_model
+        with atomic_path(out_path) as tmp:
+            tmp.write_bytes(bytes(content))
 
 
 def _write(edge: Any, path: Path) -> None:

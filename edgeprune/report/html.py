@@ -278,7 +278,8 @@ def _parity_section(report: dict[str, Any]) -> str:
                    for n, p in entries)
     return (f'<h2 id="parity">Parity</h2><table><tr><th>artifact</th>{head}</tr>{body}</table>'
             "<p class=note>fp32 artifacts: largest absolute / relative difference of the outputs from the torch "
-            "student; int8 artifacts: top-1 agreement with the student and accuracy on the test set "
+            "student; fp16-weight, dynamic-range and int8 artifacts: top-1 agreement with the student, logit error "
+            "and accuracy on the test set "
             "(— = not applicable).</p>")
 
 
@@ -315,7 +316,23 @@ def _sqnr_section(report: dict[str, Any]) -> str:
             f"<p class=note>model.int8.onnx vs model.onnx on {esc(str(record.get('samples', '?')))} real test samples, "
             "worst layer first: per-channel signal-to-quantisation-noise ratio of each quantised activation, and how "
             "much of it the layer loses relative to its inputs. A layer far ahead of the rest is the one to keep in "
-            "float or fix.</p>")
+            "float or fix.</p>" + _fallback_note(report))
+
+
+def _fallback_note(report: dict[str, Any]) -> str:
+    record = (report.get("artifacts", {}).get("model.int8.onnx") or {}).get("fallback")
+    if not isinstance(record, dict) or not record.get("steps"):
+        return ""
+    first, last = record["steps"][0], record["steps"][-1]
+    text = (f"Allowed int8 accuracy drop (--max-int8-drop): {_show(record.get('max_drop_pp'), 'g')} points; "
+            f"full int8 lost {_show(first.get('drop_pp'), '.2f')}.")
+    if record.get("needed"):
+        modules = ", ".join(str(layer.get("module") or layer.get("nodes")) for layer in record.get("float_layers", []))
+        cost = record.get("latency_cost") or {}
+        text += (f" Kept in float: {modules} (and the nodes reading their outputs); drop now "
+                 f"{_show(last.get('drop_pp'), '.2f')} points; p50 latency x{_show(cost.get('ratio'), '.2f')} of full "
+                 f"int8 ({cost.get('threads', '?')} thread, measured on {cost.get('host', 'this machine')}).")
+    return f"<p>{esc(text)}</p>"
 
 
 def _energy_section(report: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ every artifact carries edgeprune's metadata (export/metadata.py; `edgeprune insp
 """
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from ..errors import StageError
 from ..manifest import metric
@@ -22,13 +23,17 @@ ARTIFACTS = {
     "model.int8.onnx": ("onnx", "int8"),
     "model.tflite": ("tflite", "fp32"),
     "model.int8.tflite": ("tflite", "int8"),
+    "model.fp16.tflite": ("tflite", "fp16"),
+    "model.dynamic-int8.tflite": ("tflite", "dynamic-int8"),
     "teacher.tflite": ("tflite", "fp32"),
 }
 
 
 def _config(ctx: BuildContext) -> dict[str, Any]:
-    return {"calibration_samples": ctx.config.calibration_samples, "seed": ctx.config.seed,
-            "int8_activations": ctx.target.int8_activations, "opset": 17}
+    cfg = ctx.config
+    return {"calibration_samples": cfg.calibration_samples, "calibration_method": cfg.calibration_method,
+            "seed": cfg.seed, "int8_activations": ctx.target.int8_activations, "opset": ctx.target.onnx_opset,
+            "dynamic_batch": cfg.onnx_dynamic_batch, "max_int8_drop": cfg.max_int8_drop}
 
 
 def _run(ctx: BuildContext) -> dict[str, Any]:
@@ -36,31 +41,70 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
 
     from ..export.onnx import export_onnx
     from ..export.quantize import quantize_onnx_int8
-    from ..export.tflite import export_tflite_fp32, export_tflite_int8
+    from ..export.tflite import export_tflite_fp32, export_tflite_int8, quantize_tflite_weights
 
     data = common.data(ctx)
     student, teacher = common.student(ctx), common.teacher(ctx)
     example = torch.from_numpy(data.x_test[:1].copy())
     calibration = data.calibration(ctx.config.calibration_samples, seed=ctx.config.seed)
+
+    def quantize(path: Path, keep_float: Sequence[str] = ()) -> None:
+        quantize_onnx_int8(ctx.path("model.onnx"), path, calibration, activations=ctx.target.int8_activations,
+                           method=ctx.config.calibration_method, keep_float=keep_float)
+
     steps = [
-        ("model.onnx", lambda p: export_onnx(student, example, p, opset=17)),
-        ("model.int8.onnx", lambda p: quantize_onnx_int8(ctx.path("model.onnx"), p, calibration,
-                                                          activations=ctx.target.int8_activations)),
+        ("model.onnx", lambda p: export_onnx(student, example, p, opset=ctx.target.onnx_opset,
+                                             dynamic_batch=ctx.config.onnx_dynamic_batch)),
+        ("model.int8.onnx", quantize),
         ("model.tflite", lambda p: export_tflite_fp32(student, example, p)),
         ("model.int8.tflite", lambda p: export_tflite_int8(student, example, p, calibration)),
+        ("model.fp16.tflite", lambda p: quantize_tflite_weights(ctx.path("model.tflite"), p, "fp16")),
+        ("model.dynamic-int8.tflite", lambda p: quantize_tflite_weights(ctx.path("model.tflite"), p, "dynamic-int8")),
         ("teacher.tflite", lambda p: export_tflite_fp32(teacher, example, p)),
     ]
     with ctx.progress.task("export", total=len(steps)) as task:
         for name, export in steps:
             export(ctx.path(name))
             task.advance(1, artifact=name)
+    fallback = _fallback(ctx, quantize) if ctx.config.max_int8_drop is not None else None
     _embed_metadata(ctx)
 
     entries = check_artifacts(ctx)
     entries["model.int8.onnx"]["layer_sqnr"] = _layer_sqnr(ctx)
+    if fallback is not None:
+        entries["model.int8.onnx"]["fallback"] = fallback
     for name, entry in entries.items():
         ctx.report["artifacts"].setdefault(name, {}).update(entry)
     return {name: entry["parity"] for name, entry in entries.items()}
+
+
+def _fallback(ctx: BuildContext, quantize: Callable[[Path, Sequence[str]], None]) -> dict[str, Any]:
+    """--max-int8-drop: keep the layers int8 hurts most in float until the ONNX int8 model is within the drop."""
+    from ..distill.trainer import predict_logits
+    from ..export.fallback import restore_float_layers
+
+    data = common.data(ctx)
+    reference = float((predict_logits(common.student(ctx), data.x_test).argmax(1) == data.y_test).mean())
+    with ctx.progress.task("int8 fallback", total=None):
+        record = restore_float_layers(
+            ctx.path("model.int8.onnx"), _layer_sqnr(ctx)["layers"], quantize, data.x_test, data.y_test,
+            reference_accuracy=reference, max_drop=ctx.config.max_int8_drop, measure=_latency_cost)
+    return {**record, "source": "measured", "artifact": "model.int8.onnx",
+            "on": f"whole test split ({len(data.y_test)} samples), the split the report's accuracy uses",
+            "model": "layers ranked by SQNR lost (export/localize.py) go back to float one at a time"}
+
+
+def _latency_cost(full: Path, mixed: Path) -> dict[str, Any]:
+    """p50 of the mixed-precision model over the full int8 one, interleaved on this machine at 1 thread."""
+    import platform
+
+    from ..bench.local import bench_interleaved
+
+    results = bench_interleaved([full, mixed], rounds=3, threads=1, warmup=20, runs=100, min_seconds=0.2)
+    p50 = {path: results[path]["summary"]["p50"] for path in (full, mixed)}
+    return {"full_int8_p50_ms": p50[full], "mixed_p50_ms": p50[mixed], "ratio": round(p50[mixed] / p50[full], 3),
+            "source": "measured", "runtime": results[full].get("runtime"), "threads": 1, "rounds": 3,
+            "host": platform.node(), "runs": results[mixed]["runs"]}
 
 
 def _layer_sqnr(ctx: BuildContext) -> dict[str, Any]:
@@ -138,7 +182,7 @@ def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
             entry = {"format": fmt, "precision": precision, "of": of,
                      "size": metric(ctx.path(name).stat().st_size, "bytes", "measured", on="file size"),
                      "parity": parity, "ops": inventory(ctx.path(name), int8=precision == "int8")}
-            if precision == "int8":
+            if precision != "fp32":
                 entry["accuracy"] = common.accuracy_metric(parity["accuracy"], len(y_all), f"{fmt} runtime, {precision}")
             entries[name] = entry
             task.advance(1)
