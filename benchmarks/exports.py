@@ -20,9 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgeprune.bench.local import bench_interleaved  # noqa: E402
+from edgeprune.stages.export import ARTIFACTS  # noqa: E402
 from edgeprune.targets import host_profile  # noqa: E402
-
-ARTIFACTS = ("model.onnx", "model.int8.onnx", "model.tflite", "model.int8.tflite", "teacher.tflite")
 
 
 def parity_text(entry: dict) -> str:
@@ -31,7 +30,9 @@ def parity_text(entry: dict) -> str:
         return f"max abs {parity['max_abs_diff']:.1e}, max rel {parity['max_rel_diff']:.1e} ({parity['samples']} samples)"
     if "top1_agreement" in parity:
         return (f"top-1 agreement {100 * parity['top1_agreement']:.2f} %, accuracy {100 * parity['accuracy']:.2f} % "
-                f"(torch {100 * parity['reference_accuracy']:.2f} %), max logit err {parity['max_abs_logit_error']:.2f}")
+                f"(torch {100 * parity['reference_accuracy']:.2f} %), max logit err {parity['max_abs_logit_error']:.2f}"
+                + (f"; this host's fused kernels: agreement {100 * parity['host_kernels']['top1_agreement']:.2f} %"
+                   if "host_kernels" in parity else ""))
     return "not recorded"
 
 
@@ -56,7 +57,7 @@ def main() -> None:
                                      min_seconds=0.5)
         for path, result in measured.items():
             latency[(path.name, threads)] = result
-    first = latency[(ARTIFACTS[0], 1)]
+    first = latency[(next(iter(ARTIFACTS)), 1)]
     print(f"Build `{args.build_dir.name}` (target {report['target']['name']}). Latency measured on "
           f"{first['where']}, {args.rounds} interleaved rounds per thread count, each >= {args.runs} runs and "
           f"0.5 s after 100 warm-up runs, random normal inputs; p50 ms [95% CI]. Python {platform.python_version()}.\n")

@@ -30,8 +30,14 @@ def build(config: BuildConfig, progress: Progress) -> dict[str, Any]:
     return ctx.report
 
 
-def verify(build_dir: Path, progress: Progress) -> dict[str, Any]:
+ARM_SAMPLES = 200  # real test samples per artifact under qemu (about 10 s each)
+
+
+def verify(build_dir: Path, progress: Progress, arm_sysroot: Path | None = None) -> dict[str, Any]:
     """Re-check a finished build folder with the settings recorded in its report.json.
+
+    With `arm_sysroot` (scripts/arm-sysroot.sh), also run every artifact under emulated aarch64 and compare
+    its outputs with x86 (export/arm.py): ``result["arm"] = {name: record}``.
 
     Returns ``{"changed": [names whose sha256 differs from the export record], "artifacts": {name: entry}}``
     where each entry holds parity on real held-out samples, size and op inventory, computed afresh.
@@ -52,4 +58,13 @@ def verify(build_dir: Path, progress: Progress) -> dict[str, Any]:
     prepare(ctx)
     changed = [name for name, digest in report["stages"]["export"]["outputs"].items()
                if not ctx.path(name).is_file() or sha256_file(ctx.path(name)) != digest]
-    return {"changed": changed, "artifacts": check_artifacts(ctx)}
+    result = {"changed": changed, "artifacts": check_artifacts(ctx)}
+    if arm_sysroot is not None:
+        from .export.arm import compare_on_arm
+        from .stages.common import data
+        from .stages.export import ARTIFACTS
+
+        artifacts = {ctx.path(name): precision != "fp32" for name, (_, precision) in ARTIFACTS.items()}
+        with progress.task("arm check (qemu)", total=None):
+            result["arm"] = compare_on_arm(artifacts, data(ctx).x_test[:ARM_SAMPLES], arm_sysroot)
+    return result

@@ -63,6 +63,9 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--max-int8-drop", type=float, help="Accuracy points the int8 ONNX model may lose vs the student; "
                                                   "beyond it, the layers int8 hurts most stay float.")
 @click.option("--onnx-dynamic-batch", is_flag=True, default=None, help="Export ONNX with a dynamic batch axis.")
+@click.option("--tflite-converter", type=click.Choice(["auto", "litert-torch", "onnx2tf"]),
+              help="TFLite path: litert-torch, onnx2tf (pip install 'edgeprune[onnx2tf]'), or auto: litert-torch, "
+                   "then onnx2tf for an artifact litert-torch fails on. [auto]")
 @click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
 @click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on "
                              "(default: the profile's [ssh] host, else this machine).")
@@ -290,13 +293,16 @@ def inspect(artifact: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("build_dir", metavar="BUILD_DIR", type=click.Path(file_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def verify(build_dir: str, quiet: bool) -> None:
+@click.option("--arm", type=click.Path(file_okay=False), metavar="SYSROOT",
+              help="Also run every artifact under emulated aarch64 (a sysroot from scripts/arm-sysroot.sh) "
+                   "and compare its outputs with this machine's.")
+def verify(build_dir: str, quiet: bool, arm: str | None) -> None:
     """Re-run the parity checks of a build folder: each artifact vs its torch model on real test samples."""
     from .build import verify as run_verify
     from .errors import StageError
     from .progress import Progress
 
-    result = run_verify(Path(build_dir), Progress(enabled=not quiet))
+    result = run_verify(Path(build_dir), Progress(enabled=not quiet), Path(arm) if arm else None)
     for name, entry in result["artifacts"].items():
         parity, ops = entry["parity"], entry["ops"]
         if entry["precision"] == "fp32":
@@ -305,10 +311,19 @@ def verify(build_dir: str, quiet: bool) -> None:
             line = (f"top-1 agreement {100 * parity['top1_agreement']:.2f} %, accuracy {100 * parity['accuracy']:.2f} % "
                     f"(torch {100 * parity['reference_accuracy']:.2f} %), mean |logit error| "
                     f"{parity['mean_abs_logit_error']:.3g}")
+            if "host_kernels" in parity:
+                line += f" (this machine's fused kernels: agreement {100 * parity['host_kernels']['top1_agreement']:.2f} %)"
         flags = ops["runtime_issues"] + ([f"float ops left: {ops['float_ops']}"] if ops["float_ops"] else [])
         state = "CHANGED" if name in result["changed"] else "ok"
         click.echo(f"{state:8} {name}: {line} on {parity['samples']} samples; {ops['total']} ops"
                    + "".join(f"; {flag}" for flag in flags))
+    for name, record in result.get("arm", {}).items():
+        click.echo(f"{'arm ok' if record['ok'] else 'ARM DIFF':8} {name}: {record['arm']} vs {record['x86']}: max abs "
+                   f"diff {record['max_abs_diff']:.2e}, top-1 agreement {100 * record['top1_agreement']:.2f} % "
+                   f"on {record['samples']} samples")
+    failed = [name for name, record in result.get("arm", {}).items() if not record["ok"]]
+    if failed:
+        raise StageError(f"{', '.join(failed)}: computes differently on aarch64 than on x86 (see the lines above)")
     if result["changed"]:
         raise StageError(f"{', '.join(result['changed'])}: differs from the file the build recorded (sha256); "
                          "re-run `edgeprune build` to regenerate it")

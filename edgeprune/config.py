@@ -39,6 +39,7 @@ class BuildConfig:
     calibration_method: str = "minmax"
     max_int8_drop: float | None = None  # accuracy points int8 may lose before layers fall back to float
     onnx_dynamic_batch: bool = False
+    tflite_converter: str = "auto"  # litert-torch, falling back to onnx2tf when it fails and is installed
     threads: int | None = None
     bench_runs: int = 200
     bench_warmup: int = 100
@@ -58,7 +59,8 @@ class BuildConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
-CHOICES = {"calibration_method": ("minmax", "entropy", "percentile")}
+CHOICES = {"calibration_method": ("minmax", "entropy", "percentile"),
+           "tflite_converter": ("auto", "litert-torch", "onnx2tf")}
 _OPTIONAL_FLOATS = ("max_int8_drop",)
 CONFIG_FILE = "edgeprune.toml"
 

@@ -48,6 +48,7 @@ class TargetProfile:
     channel_multiple: int
     throttle_celsius: float
     onnx_opset: int = 17  # the highest opset the device's ONNX Runtime must support
+    int8_reduce_range: bool = False  # 7-bit int8 weights: x86 without VNNI saturates 8-bit U8S8 products
     ssh: SshDefaults = field(default_factory=SshDefaults)
     source: str = ""
 
@@ -79,6 +80,8 @@ def _check_value(path: Path, key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise TargetError(f"{where} must be a positive number, got {value!r}")
         return float(value)
+    if expected == "bool" and not isinstance(value, bool):
+        raise TargetError(f"{where} must be true or false, got {value!r}")
     if expected == "str" and not isinstance(value, str):
         raise TargetError(f"{where} must be a string, got {value!r}")
     if expected == "tuple[str, ...]":
@@ -165,6 +168,7 @@ def host_profile() -> TargetProfile:
         ram_mb=int(ram_mb), idle_watts=10.0, loaded_watts=30.0,  # estimates, not measured
         runtime="onnxruntime" if is_x86 else "tflite", threads=cores,
         int8_activations="uint8" if is_x86 else "int8", channel_multiple=lanes if is_x86 else 8,
+        int8_reduce_range=is_x86 and not flags & {"avx512_vnni", "avx_vnni"},
         throttle_celsius=100.0, source="detected at run time (figures marked estimate are not measured)",
     )
 

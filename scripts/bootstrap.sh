@@ -19,7 +19,19 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 extras=""
-$test_setup && extras="[test]"
+constraints=constraints.txt
+torch_pins=("torch==2.13.0")
+if $test_setup; then
+    extras="[test,onnx2tf]"
+    # The tests also export torchvision's zoo models. torchvision 0.28 does not import with torch 2.13.0; the
+    # working pair is torch 2.14.1 + torchvision 0.29.1 (FINDINGS.md), whose only build on the index is the CUDA
+    # one (about 4.5 GB more, runs on the CPU). So the test venv takes that pair; the main job keeps 2.13.0.
+    grep -v '^torch==' constraints.txt > .venv/constraints-test.txt
+    constraints=.venv/constraints-test.txt
+    torch_pins=("torch==2.14.1" "torchvision==0.29.1")
+fi
 # torch first and pinned: an unpinned resolve can fetch a multi-GB CUDA build.
-.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt "torch==2.13.0"
-.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".${extras}"
+.venv/bin/pip install -q --disable-pip-version-check -c "$constraints" "${torch_pins[@]}"
+.venv/bin/pip install -q --disable-pip-version-check -c "$constraints" -e ".${extras}"
+# The Arm check test (`edgeprune verify --arm`) needs an emulated aarch64 Python: about 45 s and 320 MB.
+if $test_setup; then scripts/arm-sysroot.sh .venv/arm-sysroot; fi

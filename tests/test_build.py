@@ -317,3 +317,49 @@ def test_int8_options_rerun_only_export_and_bench_and_are_reported(built, user_m
 
     result = run_cli(*_args(user_model_spec, digits_npz, tmp_path / "bad", "--calibration-method", "kl"))
     assert result.returncode == 2 and "'kl' is not one of" in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_on_emulated_arm_matches_x86(built, tmp_path):
+    """`verify --arm` runs every artifact under qemu-aarch64 (sysroot from scripts/arm-sysroot.sh, which the
+    test setup builds) and compares with x86; a tampered launcher must fail loudly, not pass."""
+    sysroot = Path(os.environ.get("EDGEPRUNE_ARM_SYSROOT", Path(__file__).parent.parent / ".venv" / "arm-sysroot"))
+    if not (sysroot / "bin" / "pyarm").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{sysroot}: no aarch64 sysroot; the test setup must run scripts/arm-sysroot.sh")
+        pytest.skip("no aarch64 sysroot (scripts/arm-sysroot.sh)")
+    result = run_cli("verify", str(built["out"]), "--quiet", "--arm", str(sysroot), env=_env(built["root"]))
+    assert result.returncode == 0, result.stderr
+    arm_lines = [line for line in result.stdout.splitlines() if line.startswith("arm ok ")]
+    assert len(arm_lines) == 7 and all("on aarch64 (qemu-user) vs" in line and "on x86_64" in line for line in arm_lines)
+    assert any(line.startswith("arm ok   model.int8.tflite: ai-edge-litert") for line in arm_lines)
+
+    result = run_cli("verify", str(built["out"]), "--quiet", "--arm", str(tmp_path), env=_env(built["root"]))
+    assert result.returncode == 1 and f"{tmp_path}: no aarch64 Python here" in result.stderr
+
+
+@pytest.mark.slow
+def test_auto_converter_falls_back_to_onnx2tf_when_litert_torch_fails(digits_npz, tmp_path):
+    """A global max-pool head has no litert-torch lowering: the TFLite artifacts come from onnx2tf, say so,
+    and pass the same parity checks; forcing litert-torch fails with the converter's reason in one line."""
+    pytest.importorskip("onnx2tf")
+    spec = f"{FIXTURES / 'user_models.py'}:max_pool_net"
+    config = tmp_path / "edgeprune.toml"
+    config.write_text("bench-runs = 10\nbench-warmup = 1\nbench-rounds = 1\nbench-min-seconds = 0\n"
+                      "calibration-samples = 32\nbatch-size = 64\n")
+    out = tmp_path / "out"
+    result = run_cli(*_args(spec, digits_npz, out, "--config", str(config), "--teacher-epochs", "2",
+                            "--distill-epochs", "1"), env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    artifacts = json.loads((out / "report.json").read_text())["artifacts"]
+    for name in ("model.tflite", "model.int8.tflite", "teacher.tflite"):
+        converter = artifacts[name]["converter"]
+        assert converter.startswith("onnx2tf 1.28.8") and "adaptive_max_pool2d" in converter, converter
+    assert artifacts["model.tflite"]["parity"]["max_abs_diff"] <= 1e-4
+    assert artifacts["model.int8.tflite"]["parity"]["top1_agreement"] >= 0.9
+    assert artifacts["model.onnx"]["converter"].startswith("torch.onnx")
+
+    result = run_cli(*_args(spec, digits_npz, tmp_path / "forced", "--config", str(config), "--teacher-epochs", "2",
+                            "--distill-epochs", "1", "--tflite-converter", "litert-torch"), env=_env(tmp_path))
+    assert result.returncode == 1 and "Lowering not found: aten.adaptive_max_pool2d" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -426,3 +426,20 @@ def test_onnx_opset_and_dynamic_batch(trained: dict[str, Any], tmp_path: Path) -
     assert logits.shape == (7, CLASSES) and np.abs(logits - trained["reference"][:7]).max() < 1e-4
     quantize_onnx_int8(path, tmp_path / "dyn.int8.onnx", trained["calibration"])
     assert run_onnx(tmp_path / "dyn.int8.onnx", trained["x"][:5]).shape == (5, CLASSES)
+
+
+def test_onnx2tf_path_converts_offline_into_one_file(trained: dict[str, Any], tmp_path: Path) -> None:
+    """The second TFLite path: fp32 parity, full int8 with int8 I/O, NCHW input kept, nothing left behind."""
+    pytest.importorskip("onnx2tf")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeprune.export.onnx2tf_path import export_tflite_via_onnx
+
+    fp32, int8 = tmp_path / "model.tflite", tmp_path / "model.int8.tflite"
+    export_tflite_via_onnx(trained["model"], trained["example"], fp32)
+    export_tflite_via_onnx(trained["model"], trained["example"], int8, trained["calibration"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.tflite", "model.tflite"]
+    assert fp32_parity(trained["reference"], run_tflite(fp32, trained["x"]))["max_abs_diff"] < 1e-4
+    assert int8_parity(trained["reference"], run_tflite(int8, trained["x"]), trained["y"])["top1_agreement"] >= 0.95
+    details = Interpreter(model_path=str(int8)).get_input_details()[0]
+    assert list(details["shape"]) == [1, 1, 28, 28] and details["dtype"] == np.int8

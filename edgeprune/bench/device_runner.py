@@ -235,13 +235,15 @@ def rapl_measurement(zones: list[dict], before: list[int] | None, after: list[in
 class Loaded:
     """A ready model: ``run_once(feed)`` is exactly the work that one timed sample covers."""
 
-    def __init__(self, runtime: str, version: str, run_once, make_feed, input_specs: list[dict], handle):
+    def __init__(self, runtime: str, version: str, run_once, make_feed, input_specs: list[dict], handle,
+                 output_quantization: tuple = (0.0, 0)):
         self.runtime = runtime
         self.version = version
         self.run_once = run_once
         self.make_feed = make_feed  # (sample float32 C,H,W or None, rng) -> feed
         self.input_specs = input_specs
         self.handle = handle  # the session / interpreter (kept alive; used by measure_overhead)
+        self.output_quantization = output_quantization  # (scale, zero point) of an int8 first output; scale 0: float
 
 
 def import_runtime(suffix: str):
@@ -350,7 +352,9 @@ def load_tflite(path: str, threads: int) -> Loaded:
     except Exception as exc:  # ValueError / RuntimeError from the interpreter
         raise RunnerError(f"{name} cannot load {path}: {_one_line(exc)}")
     in_details = interp.get_input_details()
-    out_idx = [d["index"] for d in interp.get_output_details()]
+    out_details = interp.get_output_details()
+    out_idx = [d["index"] for d in out_details]
+    out_quant = tuple(out_details[0].get("quantization") or (0.0, 0)) if out_details else (0.0, 0)
     specs = []
     for d in in_details:
         quant = d.get("quantization") or (0.0, 0)
@@ -380,7 +384,8 @@ def load_tflite(path: str, threads: int) -> Loaded:
         invoke()
         return [get_tensor(i) for i in out_idx]
 
-    return Loaded(name, version, run_once, make_feed, specs, interp)
+    return Loaded(name, version, run_once, make_feed, specs, interp,
+                  (float(out_quant[0]), int(out_quant[1])))
 
 
 # The runner registry: artifact suffix -> loader returning a Loaded. A new runtime is one loader + one entry.
@@ -533,6 +538,32 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
     }
 
 
+def compute_outputs(artifact: str, inputs_path: str, outputs_path: str) -> dict:
+    """Run every input once and save the first output (dequantized to float32) as N x ... .npy.
+
+    Used to compare one artifact's results across machines (e.g. x86 vs aarch64 under qemu): same inputs,
+    same feeding code, only the runtime's platform differs.
+    """
+    import numpy as np
+
+    if not os.path.isfile(artifact):
+        raise RunnerError(f"artifact not found: {artifact}")
+    samples = load_inputs(inputs_path)
+    model = load(artifact, 1)
+    rng = np.random.default_rng(0)
+    try:
+        results = [model.run_once(model.make_feed(s, rng))[0] for s in samples]
+    except Exception as exc:
+        raise RunnerError(f"{model.runtime} failed to run {artifact}: {_one_line(exc)}")
+    scale, zero = model.output_quantization
+    out = np.stack([np.asarray(r) for r in results]).astype(np.float32)
+    if scale:
+        out = (out - zero) * scale
+    np.save(outputs_path, out.reshape(len(samples), -1), allow_pickle=False)
+    return {"artifact": artifact, "runtime": model.runtime, "runtime_version": model.version,
+            "machine": platform.machine(), "samples": len(samples), "outputs": outputs_path}
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or exc.__class__.__name__
     return text[:400]
@@ -561,8 +592,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus", default=None, help="comma-separated CPU ids to pin to, e.g. 2,3")
     parser.add_argument("--inputs", default=None, help="float32 N x C x H x W .npy of real samples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--outputs", default=None,
+                        help="instead of timing: run each --inputs sample once and save the outputs to this .npy")
     args = parser.parse_args(argv)
     try:
+        if args.outputs:
+            if not args.inputs:
+                raise RunnerError("--outputs needs --inputs")
+            sys.stdout.write(json.dumps(compute_outputs(args.artifact, args.inputs, args.outputs)) + "\n")
+            return 0
         if args.threads < 1 or args.runs < 1 or args.warmup < 0 or args.min_seconds < 0 or args.warmup_seconds < 0:
             raise RunnerError("need --threads >= 1, --runs >= 1, --warmup >= 0, --min-seconds >= 0, "
                               "--warmup-seconds >= 0")

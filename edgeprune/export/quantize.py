@@ -24,6 +24,7 @@ def quantize_onnx_int8(
     activations: str = "uint8",
     method: str = "minmax",
     keep_float: Sequence[str] = (),
+    reduce_range: bool = False,
 ) -> None:
     """Quantize the fp32 ONNX model at `fp32_path` into `out_path`.
 
@@ -34,6 +35,7 @@ def quantize_onnx_int8(
     (MinMax: the observed extremes; entropy: the KL-optimal clip of the histogram; percentile: the 99.999th
     percentile of |x|): clipping outliers helps when a few extreme values would waste the int8 range.
     `keep_float` names nodes of the fp32 graph that stay in float (mixed precision, export/fallback.py).
+    `reduce_range` quantizes weights to 7 bits, for x86 CPUs without VNNI whose U8S8 kernels saturate.
     """
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if activations not in _ACTIVATION_TYPES:
@@ -80,6 +82,7 @@ def quantize_onnx_int8(
                     weight_type=QuantType.QInt8,
                     calibrate_method=methods[method],
                     nodes_to_exclude=list(keep_float),
+                    reduce_range=reduce_range,
                 )
                 onnx.checker.check_model(str(tmp))
     except StageError:

@@ -9,10 +9,13 @@ import numpy as np
 from edgeprune.errors import StageError
 
 
-def run_onnx(path: Path, x: np.ndarray, *, threads: int = 1) -> np.ndarray:
+def run_onnx(path: Path, x: np.ndarray, *, threads: int = 1, exact: bool = False) -> np.ndarray:
     """Logits (N x classes, float32) of the ONNX model at `path` for the N samples of `x`.
 
     Samples go through one by one because exports have a static batch of 1; one session is reused.
+    `exact` turns graph optimisations off: a QDQ model then runs as written (dequantize, float op, quantize),
+    which is what int8 kernels without saturation compute (Arm's matched it exactly under qemu), rather than
+    what this machine's fused int8 kernels compute (x86 without VNNI saturates U8S8 products).
     """
     import onnxruntime as ort
 
@@ -24,6 +27,8 @@ def run_onnx(path: Path, x: np.ndarray, *, threads: int = 1) -> np.ndarray:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if exact:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         outputs = [session.run(None, {name: sample[None, ...]})[0] for sample in data]

@@ -83,6 +83,12 @@ def export_tflite_int8(
 WEIGHT_VARIANTS = ("fp16", "dynamic-int8")
 
 
+def litert_version() -> str:
+    from importlib.metadata import version
+
+    return f"litert-torch {version('litert-torch')}"
+
+
 def quantize_tflite_weights(fp32_path: Path, out_path: Path, variant: str) -> None:
     """Write a weight-quantized copy of the fp32 TFLite model at `fp32_path`; no calibration data needed.
 

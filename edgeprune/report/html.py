@@ -16,7 +16,7 @@ from .markdown import fmt
 from .summary import BASELINE_ARTIFACT, ENERGY_COLUMNS, comparison_rows, energy_rows
 
 NOT_MEASURED = "not measured"
-FRACTION_KEYS = {"top1_agreement", "accuracy", "reference_accuracy"}
+FRACTION_KEYS = {"top1_agreement", "accuracy", "reference_accuracy", "host_kernels_top1_agreement"}
 LOCALISE_ROWS = 8  # worst layers shown; report.json keeps them all
 
 CSS = """
@@ -255,6 +255,15 @@ def _models_section(report: dict[str, Any]) -> str:
             "are checked for parity with the student rather than re-evaluated).</p>")
 
 
+def _flat_parity(parity: dict[str, Any]) -> dict[str, Any]:
+    """Numbers only, with this machine's fused-kernel agreement of an int8 ONNX model as its own column."""
+    flat = {k: v for k, v in parity.items() if _num(v) is not None}
+    host = parity.get("host_kernels")
+    if isinstance(host, dict):
+        flat["host_kernels_top1_agreement"] = host.get("top1_agreement")
+    return flat
+
+
 def _parity_cell(key: str, value: Any) -> str:
     if _num(value) is None:
         return "—" if value is None else esc(value)
@@ -267,7 +276,7 @@ def _parity_cell(key: str, value: Any) -> str:
 
 def _parity_section(report: dict[str, Any]) -> str:
     entries = [(n, (e or {}).get("parity")) for n, e in report.get("artifacts", {}).items()]
-    entries = [(n, p) for n, p in entries if isinstance(p, dict)]
+    entries = [(n, _flat_parity(p)) for n, p in entries if isinstance(p, dict)]
     if not entries:
         return '<h2 id="parity">Parity</h2><p>Parity: not measured.</p>'
     keys: list[str] = []
@@ -279,7 +288,8 @@ def _parity_section(report: dict[str, Any]) -> str:
     return (f'<h2 id="parity">Parity</h2><table><tr><th>artifact</th>{head}</tr>{body}</table>'
             "<p class=note>fp32 artifacts: largest absolute / relative difference of the outputs from the torch "
             "student; fp16-weight, dynamic-range and int8 artifacts: top-1 agreement with the student, logit error "
-            "and accuracy on the test set "
+            "and accuracy on the test set; int8 ONNX as written (graph optimisations off: what Arm and VNNI "
+            "kernels compute), with this machine's fused int8 kernels in the host kernels column "
             "(— = not applicable).</p>")
 
 

@@ -33,7 +33,9 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config
     return {"calibration_samples": cfg.calibration_samples, "calibration_method": cfg.calibration_method,
             "seed": cfg.seed, "int8_activations": ctx.target.int8_activations, "opset": ctx.target.onnx_opset,
-            "dynamic_batch": cfg.onnx_dynamic_batch, "max_int8_drop": cfg.max_int8_drop}
+            "dynamic_batch": cfg.onnx_dynamic_batch, "tflite_converter": cfg.tflite_converter,
+            "max_int8_drop": cfg.max_int8_drop,
+            "reduce_range": ctx.target.int8_reduce_range}
 
 
 def _run(ctx: BuildContext) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
 
     from ..export.onnx import export_onnx
     from ..export.quantize import quantize_onnx_int8
-    from ..export.tflite import export_tflite_fp32, export_tflite_int8, quantize_tflite_weights
+    from ..export.tflite import quantize_tflite_weights
 
     data = common.data(ctx)
     student, teacher = common.student(ctx), common.teacher(ctx)
@@ -50,17 +52,18 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
 
     def quantize(path: Path, keep_float: Sequence[str] = ()) -> None:
         quantize_onnx_int8(ctx.path("model.onnx"), path, calibration, activations=ctx.target.int8_activations,
-                           method=ctx.config.calibration_method, keep_float=keep_float)
+                           method=ctx.config.calibration_method, keep_float=keep_float,
+                           reduce_range=ctx.target.int8_reduce_range)
 
     steps = [
         ("model.onnx", lambda p: export_onnx(student, example, p, opset=ctx.target.onnx_opset,
                                              dynamic_batch=ctx.config.onnx_dynamic_batch)),
         ("model.int8.onnx", quantize),
-        ("model.tflite", lambda p: export_tflite_fp32(student, example, p)),
-        ("model.int8.tflite", lambda p: export_tflite_int8(student, example, p, calibration)),
+        ("model.tflite", lambda p: _tflite(ctx, student, example, p)),
+        ("model.int8.tflite", lambda p: _tflite(ctx, student, example, p, calibration)),
         ("model.fp16.tflite", lambda p: quantize_tflite_weights(ctx.path("model.tflite"), p, "fp16")),
         ("model.dynamic-int8.tflite", lambda p: quantize_tflite_weights(ctx.path("model.tflite"), p, "dynamic-int8")),
-        ("teacher.tflite", lambda p: export_tflite_fp32(teacher, example, p)),
+        ("teacher.tflite", lambda p: _tflite(ctx, teacher, example, p)),
     ]
     with ctx.progress.task("export", total=len(steps)) as task:
         for name, export in steps:
@@ -74,8 +77,43 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
     if fallback is not None:
         entries["model.int8.onnx"]["fallback"] = fallback
     for name, entry in entries.items():
+        entry["converter"] = ctx.cache.pop(f"converter:{name}", None) or _CONVERTERS.get(name)
         ctx.report["artifacts"].setdefault(name, {}).update(entry)
     return {name: entry["parity"] for name, entry in entries.items()}
+
+
+_CONVERTERS = {
+    "model.onnx": "torch.onnx (TorchScript exporter)",
+    "model.int8.onnx": "ONNX Runtime quantize_static (QDQ, per-channel weights)",
+    "model.fp16.tflite": "ai-edge-quantizer (fp16 weights) on model.tflite",
+    "model.dynamic-int8.tflite": "ai-edge-quantizer (dynamic-range int8) on model.tflite",
+}
+
+
+def _tflite(ctx: BuildContext, model: Any, example: Any, path: Path, calibration: Any = None) -> None:
+    """fp32 (or, with calibration, full int8) TFLite by the configured converter; records which one made it."""
+    from ..export import onnx2tf_path
+    from ..export.tflite import export_tflite_fp32, export_tflite_int8, litert_version
+
+    choice, failure = ctx.config.tflite_converter, None
+    if choice != "onnx2tf":
+        try:
+            if calibration is None:
+                export_tflite_fp32(model, example, path)
+            else:
+                export_tflite_int8(model, example, path, calibration)
+            ctx.cache[f"converter:{path.name}"] = litert_version()
+            return
+        except StageError as exc:
+            if choice == "litert-torch":
+                raise
+            if not onnx2tf_path.available():
+                raise StageError(f"{exc.message}; the onnx2tf fallback is not installed "
+                                 f"({onnx2tf_path.INSTALL_HINT})") from exc
+            failure = exc.message
+    onnx2tf_path.export_tflite_via_onnx(model, example, path, calibration)
+    ctx.cache[f"converter:{path.name}"] = onnx2tf_path.version() + (
+        f", used because litert-torch failed: {failure}" if failure else "")
 
 
 def _fallback(ctx: BuildContext, quantize: Callable[[Path, Sequence[str]], None]) -> dict[str, Any]:
@@ -177,6 +215,8 @@ def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
                 if parity["max_abs_diff"] > FP32_TOLERANCE:
                     raise StageError(f"{name}: fp32 output differs from torch by {parity['max_abs_diff']:.2e} "
                                      f"(> {FP32_TOLERANCE:g}) on real test samples")
+            elif fmt == "onnx":
+                parity = _onnx_quantised_parity(ctx.path(name), reference[of], x_all, y_all)
             else:
                 parity = int8_parity(reference[of], runners[fmt](ctx.path(name), x_all), y_all)
             entry = {"format": fmt, "precision": precision, "of": of,
@@ -187,6 +227,21 @@ def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
             entries[name] = entry
             task.advance(1)
     return entries
+
+def _onnx_quantised_parity(path: Path, reference: Any, x: Any, y: Any) -> dict[str, Any]:
+    """Parity of a QDQ model as written (the device's view), plus what this machine's fused kernels give."""
+    import platform
+
+    from ..export.parity import int8_parity
+    from ..export.runtime import run_onnx
+
+    parity = int8_parity(reference, run_onnx(path, x, exact=True), y)
+    host = int8_parity(reference, run_onnx(path, x), y)
+    parity["evaluation"] = "ONNX Runtime with graph optimisations off: the QDQ graph as written"
+    parity["host_kernels"] = {"top1_agreement": host["top1_agreement"], "accuracy": host["accuracy"],
+                              "on": f"ONNX Runtime's fused int8 kernels on this machine ({platform.machine()})"}
+    return parity
+
 
 EXPORT = Stage(name="export", inputs=("student.safetensors", "plan.json", "teacher.safetensors"),
                outputs=tuple(ARTIFACTS), config=_config, run=_run)
