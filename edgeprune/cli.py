@@ -62,6 +62,8 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
               help="How the ONNX int8 activation ranges are set from the calibration samples. [minmax]")
 @click.option("--max-int8-drop", type=float, help="Accuracy points the int8 ONNX model may lose vs the student; "
                                                   "beyond it, the layers int8 hurts most stay float.")
+@click.option("--qat-epochs", type=int, help="With --max-int8-drop: when post-training int8 TFLite loses more than "
+                                             "allowed, fine-tune it quantisation-aware for N epochs. [0: fail]")
 @click.option("--onnx-dynamic-batch", is_flag=True, default=None, help="Export ONNX with a dynamic batch axis.")
 @click.option("--tflite-converter", type=click.Choice(["auto", "litert-torch", "onnx2tf"]),
               help="TFLite path: litert-torch, onnx2tf (pip install 'edgeprune[onnx2tf]'), or auto: litert-torch, "

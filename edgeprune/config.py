@@ -38,6 +38,7 @@ class BuildConfig:
     calibration_samples: int = 256
     calibration_method: str = "minmax"
     max_int8_drop: float | None = None  # accuracy points int8 may lose before layers fall back to float
+    qat_epochs: int = 0  # quantisation-aware fine-tune of the int8 TFLite model when PTQ loses more than that
     onnx_dynamic_batch: bool = False
     tflite_converter: str = "auto"  # litert-torch, falling back to onnx2tf when it fails and is installed
     threads: int | None = None
@@ -101,7 +102,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if isinstance(default, int) or name == "threads":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{label} must be an integer, got {value!r}")
-        if value < (0 if name in ("seed", "distill_epochs", "bench_warmup") else 1):
+        if value < (0 if name in ("seed", "distill_epochs", "bench_warmup", "qat_epochs") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
     if isinstance(default, float) or name in _OPTIONAL_FLOATS:

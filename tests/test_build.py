@@ -296,8 +296,9 @@ def test_int8_options_rerun_only_export_and_bench_and_are_reported(built, user_m
 
     out = tmp_path / "fallback-build"
     shutil.copytree(built["out"], out)
-    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(built["config"]), "--max-int8-drop", "0",
-                            "--calibration-method", "percentile", "--onnx-dynamic-batch"), env=_env(built["root"]))
+    result = run_cli(*_args(user_model_spec, digits_npz, out, "--config", str(built["config"]), "--max-int8-drop", "0.5",
+                            "--qat-epochs", "1", "--calibration-method", "percentile", "--onnx-dynamic-batch"),
+                     env=_env(built["root"]))
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert {name for name, stage in report["stages"].items() if not stage["skipped"]} == {"export", "bench"}
@@ -305,11 +306,18 @@ def test_int8_options_rerun_only_export_and_bench_and_are_reported(built, user_m
     int8 = report["artifacts"]["model.int8.onnx"]
     fallback = int8["fallback"]
     print(json.dumps(fallback, indent=1))
-    assert fallback["max_drop_pp"] == 0 and fallback["steps"][-1]["drop_pp"] <= 0
+    assert fallback["max_drop_pp"] == 0.5 and fallback["steps"][-1]["drop_pp"] <= 0.5
     assert fallback["reference_accuracy"] == pytest.approx(int8["parity"]["reference_accuracy"])
     assert fallback["steps"][-1]["accuracy"] == pytest.approx(int8["parity"]["accuracy"])
+    tflite = report["artifacts"]["model.int8.tflite"]["int8_drop"]
+    print(json.dumps(tflite, indent=1))
+    final = tflite.get("quantisation_aware", tflite["post_training"])
+    assert final["drop_pp"] <= 0.5 and final["accuracy"] == pytest.approx(
+        report["artifacts"]["model.int8.tflite"]["parity"]["accuracy"])
+    if "quantisation_aware" in tflite:
+        assert tflite["post_training"]["drop_pp"] > 0.5 and tflite["quantisation_aware"]["epochs"] == 1
     if fallback["needed"]:
-        assert fallback["steps"][0]["drop_pp"] > 0 and fallback["latency_cost"]["ratio"] > 0
+        assert fallback["steps"][0]["drop_pp"] > 0.5 and fallback["latency_cost"]["ratio"] > 0
         assert fallback["float_layers"] and all(layer["module"] for layer in fallback["float_layers"])
     import onnx
     dims = onnx.load(str(out / "model.onnx")).graph.input[0].type.tensor_type.shape.dim

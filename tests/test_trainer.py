@@ -118,3 +118,13 @@ def test_settings_reject_bad_values():
         TrainSettings(epochs=0)
     with pytest.raises(ValueError):
         TrainSettings(epochs=1, alpha=1.5)
+
+
+def test_a_run_of_a_few_steps_trains_with_a_flat_rate(digits):
+    """One-cycle divides by its warm-up step count: a 4-step run (tiny data) must still train, not crash."""
+    small = dataclasses.replace(digits, x_train=digits.x_train[:64], y_train=digits.y_train[:64])
+    model = example_net(in_channels=1, num_classes=10, width=0.25)
+    before = [p.detach().clone() for p in model.parameters()]
+    result = train(model, small, TrainSettings(epochs=1, batch_size=16, augment=False))
+    assert len(result["history"]) == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -126,8 +126,12 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate,
                                   weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.learning_rate,
-                                                    total_steps=settings.epochs * steps, pct_start=0.25)
+    total_steps = settings.epochs * steps
+    if total_steps >= 8:
+        scheduler: Any = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.learning_rate,
+                                                             total_steps=total_steps, pct_start=0.25)
+    else:  # one-cycle needs a few warm-up steps (it divides by their count); a tiny run keeps the rate flat
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
     if teacher is not None:

@@ -342,6 +342,14 @@ def _fallback_note(report: dict[str, Any]) -> str:
         text += (f" Kept in float: {modules} (and the nodes reading their outputs); drop now "
                  f"{_show(last.get('drop_pp'), '.2f')} points; p50 latency x{_show(cost.get('ratio'), '.2f')} of full "
                  f"int8 ({cost.get('threads', '?')} thread, measured on {cost.get('host', 'this machine')}).")
+    tflite = (report.get("artifacts", {}).get("model.int8.tflite") or {}).get("int8_drop")
+    if isinstance(tflite, dict) and isinstance(tflite.get("post_training"), dict):
+        text += f" model.int8.tflite: post-training int8 lost {_show(tflite['post_training'].get('drop_pp'), '.2f')} points"
+        qat = tflite.get("quantisation_aware")
+        if isinstance(qat, dict):
+            text += (f"; after {qat.get('epochs', '?')} epochs of quantisation-aware training "
+                     f"{_show(qat.get('drop_pp'), '.2f')}")
+        text += "."
     return f"<p>{esc(text)}</p>"
 
 

@@ -8,16 +8,16 @@ every artifact carries edgeprune's metadata (export/metadata.py; `edgeprune insp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..errors import StageError
 from ..manifest import metric
 from ..pipeline import BuildContext, Stage
 from . import common
+from .int8_drop import layer_sqnr_record, onnx_within_drop, tflite_within_drop
 
 FP32_PARITY_SAMPLES = 1000
 FP32_TOLERANCE = 1e-4
-LOCALISE_SAMPLES = 64
 ARTIFACTS = {
     "model.onnx": ("onnx", "fp32"),
     "model.int8.onnx": ("onnx", "int8"),
@@ -34,7 +34,7 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
     return {"calibration_samples": cfg.calibration_samples, "calibration_method": cfg.calibration_method,
             "seed": cfg.seed, "int8_activations": ctx.target.int8_activations, "opset": ctx.target.onnx_opset,
             "dynamic_batch": cfg.onnx_dynamic_batch, "tflite_converter": cfg.tflite_converter,
-            "max_int8_drop": cfg.max_int8_drop,
+            "max_int8_drop": cfg.max_int8_drop, "qat_epochs": cfg.qat_epochs,
             "reduce_range": ctx.target.int8_reduce_range}
 
 
@@ -69,13 +69,17 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
         for name, export in steps:
             export(ctx.path(name))
             task.advance(1, artifact=name)
-    fallback = _fallback(ctx, quantize) if ctx.config.max_int8_drop is not None else None
+    fallback = tflite_drop = None
+    if ctx.config.max_int8_drop is not None:
+        fallback = onnx_within_drop(ctx, quantize)
+        tflite_drop = tflite_within_drop(ctx, student, example)
     _embed_metadata(ctx)
 
     entries = check_artifacts(ctx)
-    entries["model.int8.onnx"]["layer_sqnr"] = _layer_sqnr(ctx)
+    entries["model.int8.onnx"]["layer_sqnr"] = layer_sqnr_record(ctx)
     if fallback is not None:
         entries["model.int8.onnx"]["fallback"] = fallback
+        entries["model.int8.tflite"]["int8_drop"] = tflite_drop
     for name, entry in entries.items():
         entry["converter"] = ctx.cache.pop(f"converter:{name}", None) or _CONVERTERS.get(name)
         ctx.report["artifacts"].setdefault(name, {}).update(entry)
@@ -114,47 +118,6 @@ def _tflite(ctx: BuildContext, model: Any, example: Any, path: Path, calibration
     onnx2tf_path.export_tflite_via_onnx(model, example, path, calibration)
     ctx.cache[f"converter:{path.name}"] = onnx2tf_path.version() + (
         f", used because litert-torch failed: {failure}" if failure else "")
-
-
-def _fallback(ctx: BuildContext, quantize: Callable[[Path, Sequence[str]], None]) -> dict[str, Any]:
-    """--max-int8-drop: keep the layers int8 hurts most in float until the ONNX int8 model is within the drop."""
-    from ..distill.trainer import predict_logits
-    from ..export.fallback import restore_float_layers
-
-    data = common.data(ctx)
-    reference = float((predict_logits(common.student(ctx), data.x_test).argmax(1) == data.y_test).mean())
-    with ctx.progress.task("int8 fallback", total=None):
-        record = restore_float_layers(
-            ctx.path("model.int8.onnx"), _layer_sqnr(ctx)["layers"], quantize, data.x_test, data.y_test,
-            reference_accuracy=reference, max_drop=ctx.config.max_int8_drop, measure=_latency_cost)
-    return {**record, "source": "measured", "artifact": "model.int8.onnx",
-            "on": f"whole test split ({len(data.y_test)} samples), the split the report's accuracy uses",
-            "model": "layers ranked by SQNR lost (export/localize.py) go back to float one at a time"}
-
-
-def _latency_cost(full: Path, mixed: Path) -> dict[str, Any]:
-    """p50 of the mixed-precision model over the full int8 one, interleaved on this machine at 1 thread."""
-    import platform
-
-    from ..bench.local import bench_interleaved
-
-    results = bench_interleaved([full, mixed], rounds=3, threads=1, warmup=20, runs=100, min_seconds=0.2)
-    p50 = {path: results[path]["summary"]["p50"] for path in (full, mixed)}
-    return {"full_int8_p50_ms": p50[full], "mixed_p50_ms": p50[mixed], "ratio": round(p50[mixed] / p50[full], 3),
-            "source": "measured", "runtime": results[full].get("runtime"), "threads": 1, "rounds": 3,
-            "host": platform.node(), "runs": results[mixed]["runs"]}
-
-
-def _layer_sqnr(ctx: BuildContext) -> dict[str, Any]:
-    """Where int8 quantisation loses signal, layer by layer (export/localize.py), worst first."""
-    from ..export.localize import layer_sqnr
-
-    samples = common.data(ctx).x_test[:LOCALISE_SAMPLES]
-    rows = layer_sqnr(ctx.path("model.onnx"), ctx.path("model.int8.onnx"), samples)
-    return {"source": "computed", "samples": len(samples),
-            "model": "per-channel SQNR of each quantised activation, int8 QDQ vs fp32 ONNX (ONNX Runtime); "
-                     "sqnr_lost_db = worst input SQNR - output SQNR",
-            "layers": rows}
 
 
 def build_digest(ctx: BuildContext) -> str:
