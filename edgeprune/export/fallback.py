@@ -75,6 +75,6 @@ def restore_float_layers(
     best = min(steps, key=lambda s: s["drop_pp"])
     raise StageError(
         f"{int8_path.name}: int8 accuracy drop is {steps[0]['drop_pp']:.2f} points, and keeping up to "
-        f"{len(ranking)} layers in float only brought it to {best['drop_pp']:.2f} (with {best['float_layers']}); "
+        f"{len(ranking)} layers in float only brought it to {best['drop_pp']:.2f} (with {best['float_layers']} in float); "
         f"--max-int8-drop {max_drop:g} cannot be met by mixed precision"
     )
