@@ -6,12 +6,12 @@ blocks), depthwise convs (shufflenet_v2_x0_5, with concat and channel shuffle to
 images gives real decision margins (random weights give near-tied logits, so agreement would mean nothing)
 while keeping the test to minutes. Slow: it trains three networks and converts each six ways; CI runs it.
 
-Post-training int8 does not reach the issue's 98 % top-1 agreement on every net after such short training:
-measured here, resnet18 99.8 % (all formats), googlenet 98.8 % TFLite / 99.8 % ONNX after 4 epochs (97.6 %
-after 2), shufflenet_v2_x0_5 97.0-97.2 % (mobilenet_v2 also lands at 96-97 %). The bars below sit a point or
-two under what was measured, so a different CPU's training noise does not flip them; the gap on depthwise nets
-is what `--max-int8-drop` (mixed precision) is for. The int8 ONNX model is evaluated as written (graph
-optimisations off), as the export stage does: this machine's AVX2 int8 kernels saturate (targets/x86-64.toml).
+Enough training matters more than the architecture: with short schedules the nets have small decision margins
+and int8 agreement suffers (shufflenet_v2_x0_5 at 10 epochs: 97.0-97.2 %, mobilenet_v2 after 2-5 epochs at
+32x32: 93-97 %); the epochs below are the measured ones that clear the issue's 98 %: resnet18 99.8 % (ONNX and
+TFLite), googlenet 99.8 % ONNX / 98.8 % TFLite (the same at 4 and 6 epochs), shufflenet_v2_x0_5 99.2 % both.
+The int8 ONNX model is evaluated as written (graph optimisations off), as the export stage does: this
+machine's AVX2 int8 kernels saturate (targets/x86-64.toml).
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from edgeprune.export.tflite import export_tflite_fp32, export_tflite_int8, quan
 pytestmark = pytest.mark.slow
 
 # name: (structure, input size, epochs, required top-1 agreement of quantized artifacts with torch)
-ZOO = {"resnet18": ("residual adds", 32, 2, 0.98), "googlenet": ("concat", 32, 4, 0.97),
-       "shufflenet_v2_x0_5": ("depthwise convs", 64, 10, 0.95)}
+ZOO = {"resnet18": ("residual adds", 32, 2, 0.98), "googlenet": ("concat", 32, 4, 0.98),
+       "shufflenet_v2_x0_5": ("depthwise convs", 64, 20, 0.98)}
 TRAIN_SAMPLES, TEST_SAMPLES, CALIBRATION_SAMPLES = 4096, 500, 128
 FP32_TOLERANCE = 1e-4  # relative to the largest logit when that is above 1
 
