@@ -59,21 +59,25 @@ class _TinyNet(nn.Module):
         return self.fc(torch.flatten(self.pool(self.down(self.block(self.stem(x)))), 1))
 
 
+def _fit(model: Any, x: np.ndarray, y: np.ndarray, *, steps: int, rng: np.random.Generator) -> Any:
+    """A few Adam steps on random batches of 32; returns the model in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(steps):
+        idx = rng.integers(0, len(x), 32)
+        loss = nn.functional.cross_entropy(model(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
 @pytest.fixture(scope="module")
 def trained() -> dict[str, Any]:
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     x_train, y_train = _stripes(512, rng)
     x_test, y_test = _stripes(200, rng)
-    model = _TinyNet()
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
-    for _ in range(100):
-        idx = rng.integers(0, len(x_train), 32)
-        loss = nn.functional.cross_entropy(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = _fit(_TinyNet(), x_train, y_train, steps=100, rng=rng)
     with torch.no_grad():
         reference = model(torch.from_numpy(x_test)).numpy()
     assert (reference.argmax(1) == y_test).mean() > 0.8, "tiny model failed to learn the synthetic task"
@@ -331,15 +335,7 @@ def _planted_stripes_net(factor: float) -> dict[str, Any]:
     rng = np.random.default_rng(1)
     x_train, y_train = _stripes(768, rng)
     x_test, y_test = _stripes(300, rng)
-    model = _StripesNet()
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
-    for _ in range(150):
-        idx = rng.integers(0, len(x_train), 32)
-        loss = nn.functional.cross_entropy(model(torch.from_numpy(x_train[idx])), torch.from_numpy(y_train[idx]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
+    model = _fit(_StripesNet(), x_train, y_train, steps=150, rng=rng)
     with torch.no_grad():
         reference = model(torch.from_numpy(x_test))
         model.conv2.weight[0] *= factor
