@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -106,8 +106,11 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 1
 
 
 def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.Module | None = None,
-          progress: Any = None) -> dict:
+          progress: Any = None, after_backward: Callable[[nn.Module], None] | None = None) -> dict:
     """Train `model` in place on `data` (a DataBundle); with `teacher`, distil from it (KD loss).
+
+    `after_backward(model)` runs between backward and the optimizer step: sparsity training uses it to add its
+    regulariser's gradient (e.g. L1 on BatchNorm scales before structured pruning).
 
     Returns {"history": [{"epoch", "train_loss", "test_accuracy", "seconds"}], "test_accuracy", "wall_seconds"}.
     """
@@ -162,6 +165,8 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
                         loss = F.cross_entropy(logits, yb, label_smoothing=settings.label_smoothing)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if after_backward is not None:
+                        after_backward(model)
                     optimizer.step()
                     scheduler.step()
                     value = float(loss.detach())
