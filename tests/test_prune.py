@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from edgeprune.models.example import example_net
-from edgeprune.prune import PrunePlan, apply_plan, prune_model
-from edgeprune.prune.pruner import layer_widths
+from edgeprune.pruning import PrunePlan, apply_plan, prune_model
+from edgeprune.pruning.pruner import layer_widths
 from tests.fixtures.user_models import small_net
 
 MODELS = {"example": (lambda: example_net(1, 10), (1, 28, 28)), "small_net": (small_net, (1, 16, 16))}

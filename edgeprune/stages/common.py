@@ -74,7 +74,7 @@ def teacher(ctx: "BuildContext") -> "torch.nn.Module":
 
 
 def student(ctx: "BuildContext", weights: str = "student.safetensors") -> "torch.nn.Module":
-    from ..prune import PrunePlan, apply_plan
+    from ..pruning import PrunePlan, apply_plan
 
     key = f"student:{weights}"
     if key not in ctx.cache:

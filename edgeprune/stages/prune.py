@@ -15,7 +15,7 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
 def _run(ctx: BuildContext) -> dict[str, Any]:
     from ..distill.trainer import evaluate
     from ..models.profile import layer_table
-    from ..prune import prune_model
+    from ..pruning import prune_model
 
     data = common.data(ctx)
     teacher = common.teacher(ctx)

@@ -1,4 +1,4 @@
-"""Importance criteria by name (wrapping Torch-Pruning's); more arrive with the pruning issue."""
+"""Importance criteria by name, wrapping Torch-Pruning's: which channels of a group matter least."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -6,6 +6,7 @@ from typing import Any, Callable
 from ..registry import Registry
 
 IMPORTANCE: Registry[Callable[[], Any]] = Registry("importance criterion")
+NEEDS_DATA = frozenset({"taylor"})  # criteria that read loss gradients on real batches
 
 
 @IMPORTANCE.register("l1")
@@ -34,3 +35,11 @@ def _random() -> Any:
     import torch_pruning as tp
 
     return tp.importance.RandomImportance()
+
+
+@IMPORTANCE.register("taylor")
+def _taylor() -> Any:
+    """First-order Taylor expansion of the loss, |weight x gradient| (Molchanov et al. 2019)."""
+    import torch_pruning as tp
+
+    return tp.importance.GroupTaylorImportance()

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import InputFileError
+from ..errors import InputFileError, ModelError
 from ..fileio import write_json_atomic
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ class PrunePlan:
     widths_before: dict[str, int] = field(default_factory=dict)
     widths_after: dict[str, int] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
+    architecture: str = ""  # architecture_digest() of the unpruned model: a replay on another one fails clearly
+    steps: int = 1
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -51,11 +53,23 @@ class PrunePlan:
             raise InputFileError(f"{path}: not a valid edgeprune plan ({exc})") from None
 
 
+def architecture_digest(model: "torch.nn.Module") -> str:
+    """sha256 of the model's layer names, types and parameter / buffer shapes (not their values)."""
+    import hashlib
+
+    parts = [f"{name}:{type(module).__name__}" for name, module in model.named_modules()]
+    parts += [f"{name}:{tuple(tensor.shape)}" for name, tensor in model.state_dict().items()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def apply_plan(model: "torch.nn.Module", plan: PrunePlan) -> "torch.nn.Module":
     """Replay the plan's channel removals on a freshly built model of the original architecture (in place)."""
     import torch
     import torch_pruning as tp
 
+    if plan.architecture and architecture_digest(model) != plan.architecture:
+        raise ModelError(f"plan.json was made for another architecture (digest {plan.architecture[:12]}, this model "
+                         f"{architecture_digest(model)[:12]}): replay it on the model it was made from")
     model.eval()
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros((1, *plan.input_shape)))
     graph.load_pruning_history([[name, out, list(idx)] for name, out, idx in plan.history])
