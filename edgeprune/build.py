@@ -11,22 +11,30 @@ from .progress import Progress
 from .targets import load_target
 
 
-def build(config: BuildConfig, progress: Progress) -> dict[str, Any]:
-    """Returns the final report (also written to BUILD_DIR/report.json, report.md, report.html)."""
+def build(config: BuildConfig, progress: Progress, until: str | None = None) -> dict[str, Any]:
+    """Returns the final report (also written to BUILD_DIR/report.json, report.md, report.html).
+
+    `until` names the last stage to run (e.g. "prune" for `edgeprune prune`); then only report.json is written.
+    """
     from .report import build_summary, write_reports
     from .stages import BUILD_STAGES
     from .stages.bench import check_device
     from .stages.common import prepare
 
+    names = [stage.name for stage in BUILD_STAGES]
+    stages = BUILD_STAGES[:names.index(until) + 1] if until else BUILD_STAGES
     target = load_target(config.target)
     with build_lock(config.build_dir()):
         ctx = open_context(config, target, progress)
         prepare(ctx)  # every user input is read and checked before any stage writes
-        check_device(ctx)
-        run_stages(ctx, BUILD_STAGES)
-        ctx.report["summary"] = build_summary(ctx.report)
+        if until is None:
+            check_device(ctx)
+        run_stages(ctx, stages)
+        if until is None:
+            ctx.report["summary"] = build_summary(ctx.report)
         ctx.save()
-        write_reports(ctx.build_dir, ctx.report)
+        if until is None:
+            write_reports(ctx.build_dir, ctx.report)
     return ctx.report
 
 

@@ -44,36 +44,61 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
     return value
 
 
+def _build_options(command: Any) -> Any:
+    """The build's options, shared by `build` and `prune` (one stage of it)."""
+    for option in reversed(_BUILD_OPTIONS):
+        command = option(command)
+    return command
+
+
+_BUILD_OPTIONS = [
+    click.option("--target", help="Target profile name (see `edgeprune targets`) or a profile .toml file. [rpi4]"),
+    click.option("--config", "config_file", type=click.Path(dir_okay=False), help="edgeprune.toml to read (default: ./edgeprune.toml or [tool.edgeprune] in ./pyproject.toml)."),
+    click.option("--model", help="example | FILE.py:factory | package.module:factory | torchvision:NAME. [example]"),
+    click.option("--weights", help="Teacher weights: .safetensors, or a .pt/.pth state dict. Without: edgeprune trains the teacher."),
+    click.option("--data", help="fashion-mnist | digits | npz:PATH | folder:PATH | module:function. [fashion-mnist]"),
+    click.option("--data-dir", help="Folder holding the Fashion-MNIST IDX files."),
+    click.option("--input-shape", callback=_shape, help="C,H,W of one input, checked against the data."),
+    click.option("--prune-ratio", type=float, help="Share of channels to remove, 0 to <1. [0.5]"),
+    click.option("--importance", help="Pruning criterion: l1, l2, bn-scale, taylor, random. [l2]"),
+    click.option("--prune-mode", type=click.Choice(["structured", "unstructured"]),
+                  help="structured: remove channels; unstructured: zero single weights in place (smaller compressed "
+                       "file, no speed-up on dense runtimes). [structured]"),
+    click.option("--prune-steps", type=int, help="Prune in N steps with a short distillation between them. [1]"),
+    click.option("--prune-finetune-epochs", type=int, help="Distillation epochs between pruning steps. [1]"),
+    click.option("--global-pruning", is_flag=True, default=None, help="Rank channels across all layers (layers lose different shares)."),
+    click.option("--max-layer-ratio", type=float, help="No layer loses more than this share of its channels. [1.0]"),
+    click.option("--ignore-layers", help="Comma-separated layers left unpruned (with everything coupled to them)."),
+    click.option("--layer-ratios", help="Per-layer ratios overriding --prune-ratio, e.g. layer3=0.3,layer4=0.6."),
+    click.option("--sparsity", type=click.Choice(["none", "bn-l1", "group-lasso"]),
+                  help="Regularised training of the teacher's copy before pruning (network slimming or group lasso). [none]"),
+    click.option("--sparsity-epochs", type=int, help="Epochs of sparsity training. [0]"),
+    click.option("--sparsity-strength", type=float, help="Regulariser weight. [1e-4]"),
+    click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [10]"),
+    click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]"),
+    click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]"),
+    click.option("--calibration-samples", type=int, help="Real training samples used to calibrate int8. [256]"),
+    click.option("--calibration-method", type=click.Choice(["minmax", "entropy", "percentile"]),
+                  help="How the ONNX int8 activation ranges are set from the calibration samples. [minmax]"),
+    click.option("--max-int8-drop", type=float, help="Accuracy points the int8 ONNX model may lose vs the student; "
+                                                      "beyond it, the layers int8 hurts most stay float."),
+    click.option("--qat-epochs", type=int, help="With --max-int8-drop: when post-training int8 TFLite loses more than "
+                                                 "allowed, fine-tune it quantisation-aware for N epochs. [0: fail]"),
+    click.option("--onnx-dynamic-batch", is_flag=True, default=None, help="Export ONNX with a dynamic batch axis."),
+    click.option("--tflite-converter", type=click.Choice(["auto", "litert-torch", "onnx2tf"]),
+                  help="TFLite path: litert-torch, onnx2tf (pip install 'edgeprune[onnx2tf]'), or auto: litert-torch, "
+                       "then onnx2tf for an artifact litert-torch fails on. [auto]"),
+    click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores)."),
+    click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on "
+                                 "(default: the profile's [ssh] host, else this machine)."),
+    click.option("--remote-python", help="Python on the device (default: the profile's [ssh] python)."),
+    click.option("--trust-new-host", is_flag=True, default=None, help="Record an unknown host key on first use."),
+    click.option("--out", help="Build folder. [build/<target>]"),
+]
+
+
 @cli.command()
-@click.option("--target", help="Target profile name (see `edgeprune targets`) or a profile .toml file. [rpi4]")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="edgeprune.toml to read (default: ./edgeprune.toml or [tool.edgeprune] in ./pyproject.toml).")
-@click.option("--model", help="example | FILE.py:factory | package.module:factory | torchvision:NAME. [example]")
-@click.option("--weights", help="Teacher weights: .safetensors, or a .pt/.pth state dict. Without: edgeprune trains the teacher.")
-@click.option("--data", help="fashion-mnist | digits | npz:PATH | folder:PATH | module:function. [fashion-mnist]")
-@click.option("--data-dir", help="Folder holding the Fashion-MNIST IDX files.")
-@click.option("--input-shape", callback=_shape, help="C,H,W of one input, checked against the data.")
-@click.option("--prune-ratio", type=float, help="Share of channels to remove, 0 to <1. [0.5]")
-@click.option("--importance", help="Pruning criterion: l1, l2, bn-scale, random. [l2]")
-@click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [10]")
-@click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]")
-@click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]")
-@click.option("--calibration-samples", type=int, help="Real training samples used to calibrate int8. [256]")
-@click.option("--calibration-method", type=click.Choice(["minmax", "entropy", "percentile"]),
-              help="How the ONNX int8 activation ranges are set from the calibration samples. [minmax]")
-@click.option("--max-int8-drop", type=float, help="Accuracy points the int8 ONNX model may lose vs the student; "
-                                                  "beyond it, the layers int8 hurts most stay float.")
-@click.option("--qat-epochs", type=int, help="With --max-int8-drop: when post-training int8 TFLite loses more than "
-                                             "allowed, fine-tune it quantisation-aware for N epochs. [0: fail]")
-@click.option("--onnx-dynamic-batch", is_flag=True, default=None, help="Export ONNX with a dynamic batch axis.")
-@click.option("--tflite-converter", type=click.Choice(["auto", "litert-torch", "onnx2tf"]),
-              help="TFLite path: litert-torch, onnx2tf (pip install 'edgeprune[onnx2tf]'), or auto: litert-torch, "
-                   "then onnx2tf for an artifact litert-torch fails on. [auto]")
-@click.option("--threads", type=int, help="Threads for benchmarking (default: the profile's, capped at this machine's cores).")
-@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device to benchmark on "
-                             "(default: the profile's [ssh] host, else this machine).")
-@click.option("--remote-python", help="Python on the device (default: the profile's [ssh] python).")
-@click.option("--trust-new-host", is_flag=True, default=None, help="Record an unknown host key on first use.")
-@click.option("--out", help="Build folder. [build/<target>]")
+@_build_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def build(config_file: str | None, as_json: bool, quiet: bool, **flags: Any) -> None:
@@ -88,6 +113,25 @@ def build(config_file: str | None, as_json: bool, quiet: bool, **flags: Any) -> 
         click.echo(json.dumps({"build_dir": str(config.build_dir()), **report["summary"]}, indent=2))
     elif not quiet:
         click.echo((config.build_dir() / "report.md").read_text())
+
+
+@cli.command("prune")
+@_build_options
+@click.option("--explain", is_flag=True, help="Print the prunability report: every group of coupled layers, its "
+                                             "channels before and after, and why a group was left whole.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def prune_command(config_file: str | None, explain: bool, quiet: bool, **flags: Any) -> None:
+    """Run the build up to pruning (teacher, prune): plan.json and pruned.safetensors in the build folder."""
+    from .build import build as run_build
+    from .config import load_config
+    from .progress import Progress
+    from .pruning.explain import render_prunability, render_summary
+
+    config = load_config(config_file, flags)
+    report = run_build(config, Progress(enabled=not quiet), until="prune")
+    click.echo(render_summary(report["models"], config.build_dir()))
+    if explain:
+        click.echo(render_prunability(report["models"]["pruned"].get("prunability", [])))
 
 
 @cli.command()

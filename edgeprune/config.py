@@ -28,6 +28,16 @@ class BuildConfig:
     input_shape: tuple[int, ...] | None = None
     prune_ratio: float = 0.5
     importance: str = "l2"
+    prune_mode: str = "structured"  # or "unstructured": magnitude zeros in place, same architecture
+    prune_steps: int = 1  # iterative pruning: N steps, a short distillation between steps
+    prune_finetune_epochs: int = 1  # distillation epochs between two pruning steps
+    global_pruning: bool = False  # rank channels across all layers instead of the same ratio per layer
+    max_layer_ratio: float = 1.0  # no layer loses more than this share of its channels
+    ignore_layers: tuple[str, ...] = ()  # layers (and everything coupled to them) left unpruned
+    layer_ratios: dict[str, float] = field(default_factory=dict)  # per-layer ratio overriding prune-ratio
+    sparsity: str = "none"  # bn-l1 | group-lasso: regularised training of the teacher's copy before pruning
+    sparsity_epochs: int = 0
+    sparsity_strength: float = 1e-4
     teacher_epochs: int = 10
     distill_epochs: int = 8
     batch_size: int = 128
@@ -60,7 +70,8 @@ class BuildConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
-CHOICES = {"calibration_method": ("minmax", "entropy", "percentile"),
+CHOICES = {"calibration_method": ("minmax", "entropy", "percentile"), "prune_mode": ("structured", "unstructured"),
+           "sparsity": ("none", "bn-l1", "group-lasso"),
            "tflite_converter": ("auto", "litert-torch", "onnx2tf")}
 _OPTIONAL_FLOATS = ("max_int8_drop",)
 CONFIG_FILE = "edgeprune.toml"
@@ -87,12 +98,44 @@ def _parse_shape(value: Any, where: str) -> tuple[int, ...]:
     return shape
 
 
+def _parse_names(value: Any, where: str) -> tuple[str, ...]:
+    """Layer names: a list, or one comma-separated string (the command line's form)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}: 'ignore-layers' must be layer names like layer4,fc, got {value!r}")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _parse_ratios(value: Any, where: str) -> dict[str, float]:
+    """Per-layer ratios: a table {name = ratio}, or "name=ratio,name=ratio" (the command line's form)."""
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"{where}: 'layer-ratios' must look like layer3=0.3,layer4=0.6, got {value!r}")
+        value = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'layer-ratios' must map layer names to ratios, got {value!r}")
+    ratios = {}
+    for layer, ratio in value.items():
+        try:
+            ratios[str(layer)] = float(ratio)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: 'layer-ratios' for '{layer}' must be a number, got {ratio!r}") from None
+        if not 0.0 <= ratios[str(layer)] < 1.0:
+            raise ConfigError(f"{where}: 'layer-ratios' for '{layer}' must be in [0, 1), got {ratio}")
+    return ratios
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     """Check one value against its field; return it in the field's type."""
     if value is None:
         return None
     if name == "input_shape":
         return _parse_shape(value, where)
+    if name == "ignore_layers":
+        return _parse_names(value, where)
+    if name == "layer_ratios":
+        return _parse_ratios(value, where)
     default = FIELDS[name].default
     label = f"{where}: '{name.replace('_', '-')}'"
     if isinstance(default, bool):
@@ -102,7 +145,8 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     if isinstance(default, int) or name == "threads":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{label} must be an integer, got {value!r}")
-        if value < (0 if name in ("seed", "distill_epochs", "bench_warmup", "qat_epochs") else 1):
+        if value < (0 if name in ("seed", "distill_epochs", "bench_warmup", "qat_epochs", "sparsity_epochs",
+                                  "prune_finetune_epochs") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
     if isinstance(default, float) or name in _OPTIONAL_FLOATS:
@@ -111,6 +155,10 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         value = float(value)
         if name == "prune_ratio" and not 0.0 <= value < 1.0:
             raise ConfigError(f"{label} must be in [0, 1), got {value}")
+        if name == "max_layer_ratio" and not 0.0 < value <= 1.0:
+            raise ConfigError(f"{label} must be in (0, 1], got {value}")
+        if name == "sparsity_strength" and value <= 0:
+            raise ConfigError(f"{label} must be > 0, got {value}")
         if name == "alpha" and not 0.0 <= value <= 1.0:
             raise ConfigError(f"{label} must be in [0, 1], got {value}")
         if name in ("bench_min_seconds", "max_int8_drop") and value < 0:

@@ -71,6 +71,47 @@ def output_layers(model: "torch.nn.Module", example: "torch.Tensor") -> set[str]
     return {produced[id(o)][1] for o in outs if id(o) in produced}
 
 
+def channel_reshapes(model: "torch.nn.Module", example: "torch.Tensor") -> list[str]:
+    """Where the forward pass reshapes the channel axis (other than flattening to 2-D), e.g. a channel shuffle.
+
+    Torch-Pruning's graph cannot follow such reshapes; this names them, module and shapes, for the error message.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    stack = [""]
+    found: list[str] = []
+
+    class Watch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            name = getattr(func, "__name__", "")
+            if name in ("view", "reshape") and isinstance(out, torch.Tensor) and isinstance(args[0], torch.Tensor):
+                before, after = tuple(args[0].shape), tuple(out.shape)
+                if len(before) >= 3 and len(after) >= 3 and before[1] != after[1]:
+                    found.append(f"'{stack[-1] or 'the model itself'}' reshapes {before} -> {after}")
+            return out
+
+    def enter(name: str) -> Any:
+        def hook(module: Any, inputs: Any) -> None:
+            stack.append(name)
+        return hook
+
+    def leave(module: Any, inputs: Any, output: Any) -> None:
+        stack.pop()
+
+    hooks = []
+    for name, module in model.named_modules():
+        hooks += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
+    try:
+        with torch.no_grad(), Watch():
+            model(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
 def blocking_reason(graph: Any, group: Any, names: dict[Any, str], min_channels: int,
                     outputs: set[str]) -> str | None:
     """Why this group must not be pruned, or None."""

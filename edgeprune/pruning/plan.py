@@ -30,6 +30,7 @@ class PrunePlan:
     ignored: tuple[str, ...] = ()
     architecture: str = ""  # architecture_digest() of the unpruned model: a replay on another one fails clearly
     steps: int = 1
+    mode: str = "structured"  # "unstructured": no channels removed, zeros live in the weights
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

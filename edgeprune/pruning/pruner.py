@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import ConfigError, ModelError
-from .groups import GroupInfo, group_members, module_names, survey
+from .groups import GroupInfo, channel_reshapes, group_members, module_names, survey
 from .importance import IMPORTANCE, NEEDS_DATA
 from .plan import PrunePlan, architecture_digest
-from .zeroing import zero_members
+from .zeroing import Member, zero_members
 
 if TYPE_CHECKING:
     import torch
@@ -46,6 +46,7 @@ class PruneResult:
     plan: PrunePlan
     groups: tuple[GroupReport, ...]
     max_error: float  # the largest verification error over all steps (relative, see TOLERANCE)
+    removed: tuple[tuple[Member, ...], ...] = ()  # per step: every layer's removed channels, in that step's numbering
 
 
 def layer_widths(model: "torch.nn.Module") -> dict[str, int]:
@@ -148,10 +149,9 @@ def prune(
     _check_layer_names(model, list(ignore), "ignore")
     _check_layer_names(model, list(layer_ratios or {}), "layer ratios")
     base = copy.deepcopy(model).eval()
-    if data is not None:
-        probe = data[0][:16].float()
-    else:
-        probe = torch.randn((4, *example_inputs.shape[1:]), generator=torch.Generator().manual_seed(0))
+    probe = torch.randn((4, *example_inputs.shape[1:]), generator=torch.Generator().manual_seed(0))
+    if data is not None:  # real samples too: they reach the ranges a trained model's layers really see
+        probe = torch.cat([data[0][:16].float(), probe])
     settings = dict(ratio=ratio, round_to=max(1, round_to), importance=importance, layer_ratios=dict(layer_ratios or {}),
                     max_layer_ratio=max_layer_ratio, ignore=tuple(ignore), global_pruning=global_pruning, steps=steps)
     unsafe: dict[str, str] = {}
@@ -176,8 +176,12 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
     round_to = settings["round_to"]
     try:
         graph = tp.DependencyGraph().build_dependency(student, example_inputs=example)
-    except Exception as exc:  # the graph tracer fails on code it cannot follow: say so in one line
-        raise ModelError(f"pruning could not trace the model ({type(exc).__name__}: {str(exc)[:200]})") from None
+    except Exception as exc:  # the graph tracer fails on code it cannot follow: say where, in one line
+        reshapes = channel_reshapes(student, example)
+        where = (f"; the channel axis is reshaped where the graph cannot follow it: {'; '.join(reshapes[:2])}"
+                 " (e.g. a channel shuffle)" if reshapes else "")
+        raise ModelError(f"pruning could not trace the model ({type(exc).__name__}: {str(exc)[:120]}){where}; "
+                         "build it with --prune-ratio 0, or restructure those layers") from None
     infos: list[GroupInfo] = []
     ratios: dict[Any, float] = {}
     for info in survey(graph, student, example, min_channels=round_to, root_types=(nn.modules.conv._ConvNd, nn.Linear)):
@@ -200,6 +204,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
     )
 
     worst = 0.0
+    removed = []
     for step in range(1, settings["steps"] + 1):
         if settings["importance"] in NEEDS_DATA:
             _accumulate_gradients(student, data)
@@ -219,6 +224,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
         if not error <= TOLERANCE:
             return _localise(before_step, example, probe, done, error)
         worst = max(worst, error)
+        removed.append(tuple(member for _, _, members in done for member in members))
         if between_steps is not None and step < settings["steps"]:
             between_steps(student, step)
             student.eval()
@@ -238,7 +244,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
         ignored=tuple(r.root for r in report if r.reason and not r.pruned),
         architecture=architecture_digest(base), steps=settings["steps"],
     )
-    return PruneResult(model=student, plan=plan, groups=report, max_error=worst)
+    return PruneResult(model=student, plan=plan, groups=report, max_error=worst, removed=tuple(removed))
 
 
 def _channel_groups(modules: dict[str, Any], layers: Sequence[str]) -> int:
