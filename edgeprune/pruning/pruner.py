@@ -187,7 +187,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
     for info in survey(graph, student, example, min_channels=round_to, root_types=(nn.modules.conv._ConvNd, nn.Linear)):
         outs = [layer.split(" (")[0] for layer in info.layers if layer.endswith("(out)")]
         reason = info.blocked or unsafe.get(info.root)
-        if reason is None and any(_is_under(layer.split(" (")[0], settings["ignore"]) for layer in info.layers):
+        if reason is None and any(_is_under(name, settings["ignore"]) for name in outs):  # its outputs are kept
             reason = "ignored by request"
         if reason is None and not settings["global_pruning"]:
             ratio = next((settings["layer_ratios"][n] for n in outs if n in settings["layer_ratios"]), settings["ratio"])

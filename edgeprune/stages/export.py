@@ -153,6 +153,12 @@ def _embed_metadata(ctx: BuildContext) -> None:
         embed(ctx.path(name), document)
 
 
+def _compressed_size(path: Path) -> int:
+    import zlib
+
+    return len(zlib.compress(path.read_bytes(), 9))
+
+
 def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
     """Parity of every artifact against its torch model on real test samples, plus size and op inventory.
 
@@ -184,6 +190,9 @@ def check_artifacts(ctx: BuildContext) -> dict[str, dict[str, Any]]:
                 parity = int8_parity(reference[of], runners[fmt](ctx.path(name), x_all), y_all)
             entry = {"format": fmt, "precision": precision, "of": of,
                      "size": metric(ctx.path(name).stat().st_size, "bytes", "measured", on="file size"),
+                     "compressed_size": metric(_compressed_size(ctx.path(name)), "bytes", "measured",
+                                               on="zlib level 9 of the file (what a download or OTA update moves; "
+                                                  "unstructured zeros shrink it, the file itself stays dense)"),
                      "parity": parity, "ops": inventory(ctx.path(name), int8=precision == "int8")}
             if precision != "fp32":
                 entry["accuracy"] = common.accuracy_metric(parity["accuracy"], len(y_all), f"{fmt} runtime, {precision}")
