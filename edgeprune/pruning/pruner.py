@@ -110,6 +110,14 @@ def _check_layer_names(model: "torch.nn.Module", names: Sequence[str], option: s
             raise ConfigError(f"{option}: the model has no layer named '{name}'{hint}")
 
 
+def check_options(model: "torch.nn.Module", *, importance: str, ignore: Sequence[str],
+                  layer_ratios: Mapping[str, float]) -> None:
+    """Fail early, naming the option, on an unknown criterion or a layer name the model does not have."""
+    IMPORTANCE.get(importance)  # lists the known names
+    _check_layer_names(model, list(ignore), "ignore")
+    _check_layer_names(model, list(layer_ratios), "layer ratios")
+
+
 def _is_under(name: str, prefixes: Sequence[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
@@ -145,9 +153,7 @@ def prune(
         raise ConfigError(f"prune steps must be >= 1, got {steps}")
     if importance in NEEDS_DATA and data is None:
         raise ConfigError(f"importance '{importance}' needs a few batches of real data (pass data=(x, y))")
-    IMPORTANCE.get(importance)  # unknown names fail here, listing the known ones
-    _check_layer_names(model, list(ignore), "ignore")
-    _check_layer_names(model, list(layer_ratios or {}), "layer ratios")
+    check_options(model, importance=importance, ignore=ignore, layer_ratios=layer_ratios or {})
     base = copy.deepcopy(model).eval()
     probe = torch.randn((4, *example_inputs.shape[1:]), generator=torch.Generator().manual_seed(0))
     if data is not None:  # real samples too: they reach the ranges a trained model's layers really see

@@ -33,6 +33,9 @@ def prepare(ctx: "BuildContext") -> None:
         load_weights(model, cfg.weights)
     check_runs(model, data.input_shape, data.num_classes, cfg.model)
     check_traceable(model, data.input_shape, cfg.model)
+    from ..pruning import check_options
+
+    check_options(model, importance=cfg.importance, ignore=cfg.ignore_layers, layer_ratios=cfg.layer_ratios)
     ctx.cache["data"] = data
     ctx.cache["fresh_model"] = model
     ctx.report["inputs"] = {
