@@ -31,6 +31,9 @@ def export_onnx(
 
     path = Path(path)
     net = copy.deepcopy(model).eval()
+    # nn.MultiheadAttention's eval fast path is one fused op the TorchScript exporter has no ONNX form for
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with atomic_path(path) as tmp, torch.no_grad(), warnings.catch_warnings():
             # The TorchScript exporter is deprecated upstream but chosen on purpose (see docstring).
@@ -56,6 +59,8 @@ def export_onnx(
         raise
     except Exception as exc:  # noqa: BLE001 - turn any exporter failure into one clear line
         raise StageError(f"ONNX export of {path.name} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
 def _first_line(exc: BaseException) -> str:

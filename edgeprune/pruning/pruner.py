@@ -66,11 +66,10 @@ def _pruner_class() -> type:
     import torch_pruning as tp
 
     class RoundingPruner(tp.pruner.BasePruner):
-        """Rounds kept widths down to the target's multiple, but never below one multiple (never to zero)."""
+        """Rounds kept widths to the nearest multiple of the target's, but never below one multiple (never zero)."""
 
         def _round_to(self, n_pruned: int, current_channels: int, round_to: int) -> int:
-            keep = current_channels - n_pruned
-            keep = max(round_to, keep - keep % round_to)
+            keep = max(round_to, round((current_channels - n_pruned) / round_to) * round_to)
             return max(current_channels - keep, 0)
 
     return RoundingPruner
@@ -197,8 +196,9 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
             reason = "ignored by request"
         if reason is None and not settings["global_pruning"]:
             ratio = next((settings["layer_ratios"][n] for n in outs if n in settings["layer_ratios"]), settings["ratio"])
+            members = [layer.split(" (")[0] for layer in info.layers]
             ratios[modules[info.root]] = _rounded_ratio(min(ratio, settings["max_layer_ratio"]), info.channels,
-                                                        _channel_groups(modules, outs), round_to)
+                                                        _channel_groups(modules, members), round_to)
         infos.append(GroupInfo(info.root, info.layers, info.channels, reason))
     ignored = [modules[i.root] for i in infos if i.blocked] + [modules[n] for n in settings["ignore"]]
     pruner = _pruner_class()(
@@ -254,7 +254,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
 
 
 def _channel_groups(modules: dict[str, Any], layers: Sequence[str]) -> int:
-    """Channel groups a width must keep equal (grouped, not depthwise, convs): widths shrink group by group."""
+    """Channel groups a width must keep equal (grouped, not depthwise, convs reading or writing it)."""
     import math
 
     import torch.nn as nn
@@ -268,7 +268,7 @@ def _channel_groups(modules: dict[str, Any], layers: Sequence[str]) -> int:
 
 
 def _rounded_ratio(ratio: float, channels: int, groups: int, round_to: int) -> float:
-    """The ratio Torch-Pruning needs so the kept width is a multiple of round_to (never below one multiple).
+    """The ratio Torch-Pruning needs so the kept width is the nearest multiple of round_to (at least one).
 
     With channel groups, each group keeps the same number, so that number is a multiple of
     round_to / gcd(round_to, groups). The half channel makes Torch-Pruning's int() land exactly on the width.
@@ -277,7 +277,7 @@ def _rounded_ratio(ratio: float, channels: int, groups: int, round_to: int) -> f
 
     per_group = channels // groups
     unit = round_to // math.gcd(round_to, groups)
-    keep = max(unit, int(per_group * (1.0 - ratio)) // unit * unit)
+    keep = max(unit, round(per_group * (1.0 - ratio) / unit) * unit)
     if keep >= per_group:
         return 0.0
     return 1.0 - (keep + 0.5) / per_group
