@@ -46,9 +46,26 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{fmt(row['macs'], ',d')} | {fmt(row['size_kb'], '.1f', 1, ' KB')} | {fmt(row['p50_ms'], '.4f')} | "
             f"{fmt(row['p95_ms'], '.4f')} | {fmt(row['peak_rss_mb'], '.1f', 1, ' MB')} |"
         )
-    lines += ["", *energy_lines(report),
+    lines += ["", *pruning_lines(report), "", *energy_lines(report),
               "", "Every figure's provenance (runtime, threads, runs, host) is in `report.json`.", ""]
     return "\n".join(lines)
+
+
+def pruning_lines(report: dict[str, Any]) -> list[str]:
+    """How pruning went: groups pruned, the ones left whole and why, and the output check."""
+    pruned = report.get("models", {}).get("pruned", {})
+    if "unstructured" in pruned:
+        return [f"Pruning: unstructured, {pruned['unstructured']['sparsity']:.1%} of conv/linear weights are zero "
+                "(same architecture: dense runtimes run it at the same speed; see each artifact's compressed_size)."]
+    groups = pruned.get("prunability")
+    if not groups:
+        return ["Pruning: no prunability report."]
+    check = pruned["verification"]
+    lines = [f"Pruning: {sum(g['pruned'] for g in groups)} of {len(groups)} groups of coupled layers pruned; "
+             f"outputs equal the original's with the removed channels zeroed within {check['max_error']:.1e} "
+             f"(limit {check['tolerance']:g}). Left whole:"]
+    lines += [f"- `{g['root']}` ({g['channels_before']} channels): {g['reason']}" for g in groups if not g["pruned"]]
+    return lines
 
 
 def energy_lines(report: dict[str, Any]) -> list[str]:
