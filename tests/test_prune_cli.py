@@ -21,8 +21,9 @@ def _prune(spec, npz, out, *extra):
 
 def test_prune_explain_prints_every_group_and_records_it(user_model_spec, digits_npz, tmp_path):
     out = tmp_path / "out"
-    result = run_cli(*_prune(user_model_spec, digits_npz, out, "--explain", "--layer-ratios", "head.0=0.75"),
-                     env=_env(tmp_path))
+    result = run_cli(*_prune(user_model_spec, digits_npz, out, "--explain", "--layer-ratios", "head.0=0.75",
+                             "--sparsity", "group-lasso", "--sparsity-epochs", "1", "--prune-steps", "2",
+                             "--importance", "taylor"), env=_env(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "NOT PRUNED: feeds the model's output directly" in result.stdout
     assert "layer groups pruned; plan:" in result.stdout
@@ -34,6 +35,9 @@ def test_prune_explain_prints_every_group_and_records_it(user_model_spec, digits
     assert pruned["verification"]["max_error"] <= pruned["verification"]["tolerance"] == 1e-5
     assert (out / "plan.json").is_file() and (out / "pruned.safetensors").is_file()
     assert not (out / "student.safetensors").exists(), "prune stops after the prune stage"
+    assert pruned["sparsity_training"]["regulariser"] == "group-lasso"
+    assert 0.0 < pruned["sparsity_training"]["accuracy"]["value"] <= 1.0
+    assert json.loads((out / "plan.json").read_text())["steps"] == 2
 
 
 @pytest.mark.parametrize("flag,value,message", [
