@@ -47,3 +47,22 @@ def test_grouped_convs_keep_equal_groups():
     result = prune(realistic(ResNeXtNet()), torch.zeros(1, 3, 16, 16), ratio=0.5, round_to=8)
     grouped = dict(result.model.named_modules())["blocks.0.1.0"]
     assert grouped.groups == 4 and grouped.in_channels % 4 == 0 and grouped.out_channels % 8 == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_pruned_net_converts_to_tflite_with_equal_outputs(name, tmp_path):
+    import numpy as np
+
+    from edgeprune.export.runtime import run_tflite
+    from edgeprune.export.tflite import export_tflite_fp32
+
+    factory, shape = NETS[name]
+    torch.manual_seed(0)
+    model = prune(realistic(factory()), torch.zeros(1, *shape), ratio=0.5, round_to=8).model
+    x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(4))
+    export_tflite_fp32(model, x[:1], tmp_path / "model.tflite")
+    got = run_tflite(tmp_path / "model.tflite", x.numpy())
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, float(np.abs(want).max()))

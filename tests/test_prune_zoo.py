@@ -45,9 +45,10 @@ def _cases(ratios):
 
 
 @pytest.fixture(autouse=True, scope="module")
-def two_threads():
+def one_thread():
+    """One torch thread: with two OpenMP threads on a busy 2-core machine a forward pass can be 20x slower."""
     before = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
 

@@ -275,6 +275,8 @@ def _rounded_ratio(ratio: float, channels: int, groups: int, round_to: int) -> f
     """
     import math
 
+    if ratio <= 0.0:
+        return 0.0  # ratio 0 keeps every width as it is, even one that is not a multiple
     per_group = channels // groups
     unit = round_to // math.gcd(round_to, groups)
     keep = max(unit, round(per_group * (1.0 - ratio) / unit) * unit)
