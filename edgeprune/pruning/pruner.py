@@ -235,12 +235,14 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
             between_steps(student, step)
             student.eval()
 
-    after = {info.root: int(pruner.DG.get_out_channels(modules[info.root]) or 0) for info in infos}
-    report = tuple(GroupReport(root=i.root, layers=i.layers, channels_before=i.channels, channels_after=after[i.root],
-                               pruned=after[i.root] < i.channels,
-                               reason=i.blocked if i.blocked else (None if after[i.root] < i.channels
-                                                                   else f"kept whole at this ratio (widths in multiples of {round_to})"))
-                   for i in infos)
+    whole = f"kept whole at this ratio (widths in multiples of {round_to})"
+    report = []
+    for info in infos:
+        after = int(pruner.DG.get_out_channels(modules[info.root]) or 0)
+        pruned = after < info.channels
+        report.append(GroupReport(root=info.root, layers=info.layers, channels_before=info.channels,
+                                  channels_after=after, pruned=pruned,
+                                  reason=info.blocked or (None if pruned else whole)))
     history = pruner.DG.pruning_history()
     plan = PrunePlan(
         input_shape=tuple(example.shape[1:]), ratio=settings["ratio"], round_to=round_to,
@@ -250,7 +252,7 @@ def _attempt(base: "torch.nn.Module", example: "torch.Tensor", probe: "torch.Ten
         ignored=tuple(r.root for r in report if r.reason and not r.pruned),
         architecture=architecture_digest(base), steps=settings["steps"],
     )
-    return PruneResult(model=student, plan=plan, groups=report, max_error=worst, removed=tuple(removed))
+    return PruneResult(model=student, plan=plan, groups=tuple(report), max_error=worst, removed=tuple(removed))
 
 
 def _channel_groups(modules: dict[str, Any], layers: Sequence[str]) -> int:
