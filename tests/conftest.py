@@ -30,6 +30,17 @@ def digits_npz(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process can run 10-20x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """The installed CLI in a real subprocess, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "edgeprune.cli", *args], cwd=cwd, env=env, capture_output=True,

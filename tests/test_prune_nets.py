@@ -9,13 +9,7 @@ from edgeprune.pruning import prune
 from .fixtures.prune_nets import NETS, ShuffleNet
 from .prune_checks import check_pruning, check_ratio_zero_is_identity, realistic
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("ratio", [0.3, 0.5, 0.7])

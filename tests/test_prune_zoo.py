@@ -43,14 +43,7 @@ def _cases(ratios):
     return [pytest.param(name, ratio, marks=[pytest.mark.slow] if ZOO[name][2] or ratio != 0.5 else [])
             for name in ZOO for ratio in ratios]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: with two OpenMP threads on a busy 2-core machine a forward pass can be 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name,ratio", _cases([0.3, 0.5, 0.7]))

@@ -12,14 +12,7 @@ from edgeprune.data import load_data
 from edgeprune.distill.trainer import TrainSettings, augment_batch, evaluate, kd_loss, predict_logits, train
 from edgeprune.models.example import example_net
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process can run 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
