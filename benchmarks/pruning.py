@@ -14,12 +14,15 @@ table gives p50 latency and its ratio to the unpruned model of the same format. 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import os
 import platform
 import sys
 import tempfile
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,6 +64,20 @@ def export_all(model: torch.nn.Module, shape: tuple[int, ...], folder: Path) -> 
     export_tflite_int8(model, example, folder / "model.int8.tflite", calibration[:16])
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """The converters print from C++ ("Relu partition has ..."): keep stdout for the table."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def odd_widths(model: torch.nn.Module, multiple: int) -> int:
     return sum(1 for width in layer_widths(model).values() if width % multiple)
 
@@ -96,7 +113,8 @@ def main() -> None:
         for ratio, kind, variant in variants:
             folder = out / f"{name}-{ratio}-{kind.replace(' ', '-')}"
             print(f"exporting {folder.name}", file=sys.stderr, flush=True)
-            export_all(variant, shape, folder)
+            with stdout_to_stderr():
+                export_all(variant, shape, folder)
             macs_v, params_v = counts(variant, torch.zeros((1, *shape)))
             if kind == "unstructured":
                 params_v = sum(int((p != 0).sum()) for p in variant.parameters())
