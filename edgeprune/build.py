@@ -1,6 +1,7 @@
 """`edgeprune build` as a library call: check inputs, then run the stages under the folder's lock."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +12,56 @@ from .progress import Progress
 from .targets import load_target
 
 
-def build(config: BuildConfig, progress: Progress) -> dict[str, Any]:
-    """Returns the final report (also written to BUILD_DIR/report.json, report.md, report.html)."""
+def build(config: BuildConfig, progress: Progress) -> dict[str, Any] | None:
+    """Returns the final report (also written to BUILD_DIR/report.json, report.md, report.html).
+
+    Under torchrun (several ranks) rank 0 runs the build as usual and the other ranks only help train: they
+    return None (see `_helper_rank`).
+    """
+    from .distill import distributed
     from .report import build_summary, write_reports
     from .stages import BUILD_STAGES
     from .stages.bench import check_device
     from .stages.common import prepare
 
     target = load_target(config.target)
+    if distributed.init_from_env() and not distributed.is_main():
+        _helper_rank(config, target)
+        return None
     with build_lock(config.build_dir()):
         ctx = open_context(config, target, progress)
         prepare(ctx)  # every user input is read and checked before any stage writes
         check_device(ctx)
+        distributed.barrier()  # the helper ranks have copied this folder's state: now it may change
         run_stages(ctx, BUILD_STAGES)
         ctx.report["summary"] = build_summary(ctx.report)
         ctx.save()
         write_reports(ctx.build_dir, ctx.report)
     return ctx.report
+
+
+def _helper_rank(config: BuildConfig, target: Any) -> None:
+    """A rank > 0 under torchrun: run the stages up to the last one that trains, in a private copy of the build
+    folder, so every rank takes the same skip/run decisions and joins the same training loops. Only rank 0
+    writes the real folder, the teacher cache and checkpoints; the copy is deleted at the end."""
+    import shutil
+    import tempfile
+
+    from .distill import distributed
+    from .stages import BUILD_STAGES
+    from .stages.common import prepare
+
+    training = BUILD_STAGES[:[stage.name for stage in BUILD_STAGES].index("export")]
+    with tempfile.TemporaryDirectory(prefix=f"edgeprune-rank{distributed.rank()}-") as scratch:
+        source = config.build_dir()
+        if source.is_dir():
+            for path in source.iterdir():
+                if path.is_file() and not path.name.startswith("."):
+                    shutil.copy2(path, Path(scratch) / path.name)
+        distributed.barrier()
+        ctx = open_context(replace(config, out=scratch), target, Progress(enabled=False))
+        prepare(ctx)
+        run_stages(ctx, training)
 
 
 ARM_SAMPLES = 200  # real test samples per artifact under qemu (about 10 s each)

@@ -76,9 +76,15 @@ def teacher(ctx: "BuildContext") -> "torch.nn.Module":
 def student(ctx: "BuildContext", weights: str = "student.safetensors") -> "torch.nn.Module":
     from ..prune import PrunePlan, apply_plan
 
+    from ..distill.students import custom_student
+
     key = f"student:{weights}"
     if key not in ctx.cache:
-        model = apply_plan(new_model(ctx), PrunePlan.load(ctx.path("plan.json")))
+        cfg, bundle = ctx.config, data(ctx)
+        model = custom_student(cfg.model, cfg.student, cfg.student_width, bundle.input_shape[0], bundle.num_classes,
+                               cfg.seed) if weights == "student.safetensors" else None
+        if model is None:  # the pruned teacher
+            model = apply_plan(new_model(ctx), PrunePlan.load(ctx.path("plan.json")))
         ctx.cache[key] = load_safetensors(model, ctx.path(weights))
     return ctx.cache[key]
 
