@@ -40,6 +40,7 @@ class BuildConfig:
     student: str | None = None  # a model spec for the student (trained from scratch); None: the pruned teacher
     student_width: float | None = None  # the student is the teacher's factory at this width (needs `width=`)
     optimizer: str = "adamw"  # or sgd; both with a one-cycle cosine schedule and warm-up
+    warmup: float = 0.25  # share of the distillation steps spent warming the learning rate up
     label_smoothing: float = 0.1
     augment_shift: int = 0  # random shift (pad + crop) in px for image data that augments (0: flips only)
     validation_split: float = 0.0  # share of the training split held out to pick the best epoch (0: last epoch)
@@ -77,7 +78,8 @@ CHOICES.update(distill_loss=("kd", "hard", "kd+feature"), optimizer=("adamw", "s
 _OPTIONAL_FLOATS += ("student_width",)
 # (low, high, low included, high included) for the distillation settings
 _RANGES = {"student_width": (0.0, 1.0, False, True), "validation_split": (0.0, 1.0, True, False),
-           "label_smoothing": (0.0, 1.0, True, False), "feature_weight": (0.0, float("inf"), True, False)}
+           "label_smoothing": (0.0, 1.0, True, False), "warmup": (0.0, 1.0, False, False),
+           "feature_weight": (0.0, float("inf"), True, False)}
 CONFIG_FILE = "edgeprune.toml"
 
 
@@ -155,7 +157,8 @@ def check_combinations(values: Mapping[str, Any], where: str) -> None:
     if get("student") is not None and get("student_width") is not None:
         raise ConfigError(f"{where}: give either 'student' or 'student-width', not both")
     if get("feature_layers") is not None and get("distill_loss") != "kd+feature":
-        raise ConfigError(f"{where}: 'feature-layers' needs 'distill-loss = kd+feature' (it is {get('distill_loss')!r})")
+        raise ConfigError(f"{where}: 'feature-layers' needs 'distill-loss = kd+feature' "
+                          f"(it is {get('distill_loss')!r})")
     if get("early_stopping") and not get("validation_split"):
         raise ConfigError(f"{where}: 'early-stopping' needs a 'validation-split' (e.g. 0.1) to score epochs on")
 

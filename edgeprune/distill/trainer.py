@@ -303,13 +303,15 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
             distributed.sync_buffers(model)
             row = {"epoch": epoch, "train_loss": total_loss / steps,
                    "test_accuracy": evaluate(model, data.x_test, data.y_test)}
-            line = f"loss {row['train_loss']:.4f}, train {100 * correct / seen:.2f} %, test {100 * row['test_accuracy']:.2f} %"
+            line = (f"loss {row['train_loss']:.4f}, train {100 * correct / seen:.2f} %, "
+                    f"test {100 * row['test_accuracy']:.2f} %")
             stop = False
             if len(x_val):
                 row["val_accuracy"] = evaluate(model, x_val, y_val)
                 line += f", validation {100 * row['val_accuracy']:.2f} %"
                 if row["val_accuracy"] > best["accuracy"]:
-                    best = {"accuracy": row["val_accuracy"], "epoch": epoch, "state": _clone_state(net), "bad_epochs": 0}
+                    best = {"accuracy": row["val_accuracy"], "epoch": epoch, "state": _clone_state(net),
+                            "bad_epochs": 0}
                 else:
                     best["bad_epochs"] += 1
                 stop = bool(settings.early_stopping) and best["bad_epochs"] >= settings.early_stopping

@@ -15,8 +15,8 @@ from . import common
 CHECKPOINT = ".distill-checkpoint.pt"
 # Settings added after the first release: recorded only when changed, so existing build folders stay up to date.
 _NEWER_DEFAULTS = {"distill_loss": "kd", "feature_layers": None, "feature_weight": 1.0, "student": None,
-                   "student_width": None, "optimizer": "adamw", "label_smoothing": 0.1, "augment_shift": 0,
-                   "validation_split": 0.0, "early_stopping": 0}
+                   "student_width": None, "optimizer": "adamw", "warmup": 0.25, "label_smoothing": 0.1,
+                   "augment_shift": 0, "validation_split": 0.0, "early_stopping": 0}
 
 
 def _config(ctx: BuildContext) -> dict[str, Any]:
@@ -65,8 +65,9 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
             pairs = feature_pairs(student, teacher, data.input_shape, cfg.feature_layers, plan)
         settings = TrainSettings(epochs=cfg.distill_epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                  temperature=cfg.temperature, alpha=cfg.alpha, seed=cfg.seed, augment=data.augment,
-                                 optimizer=cfg.optimizer, label_smoothing=cfg.label_smoothing,
-                                 max_shift=cfg.augment_shift, val_fraction=cfg.validation_split,
+                                 optimizer=cfg.optimizer, warmup_fraction=cfg.warmup,
+                                 label_smoothing=cfg.label_smoothing, max_shift=cfg.augment_shift,
+                                 val_fraction=cfg.validation_split,
                                  early_stopping=cfg.early_stopping, feature_weight=cfg.feature_weight)
         history = train(student, data, settings, teacher=None if cfg.distill_loss == "hard" else teacher,
                         features=pairs, progress=ctx.progress, checkpoint=ctx.path(CHECKPOINT))
@@ -77,8 +78,9 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
     common.save_weights(student, ctx.path("student.safetensors"))
     ctx.cache["student:student.safetensors"] = student.eval()
     accuracy = evaluate(student, data.x_test, data.y_test)
+    after = "fine-tuning on labels" if cfg.distill_loss == "hard" else "distillation"
     ctx.report["models"]["student"] = {
-        "accuracy": common.accuracy_metric(accuracy, len(data.y_test), "torch fp32, after " + ("fine-tuning on labels" if cfg.distill_loss == "hard" else "distillation")),
+        "accuracy": common.accuracy_metric(accuracy, len(data.y_test), f"torch fp32, after {after}"),
         **common.model_stats(student, data.input_shape), "kind": describe(cfg.student, cfg.student_width),
     }
     return {"accuracy": accuracy, "training": history}
