@@ -33,11 +33,19 @@ def build(config: BuildConfig, progress: Progress) -> dict[str, Any] | None:
         prepare(ctx)  # every user input is read and checked before any stage writes
         check_device(ctx)
         distributed.barrier()  # the helper ranks have copied this folder's state: now it may change
-        run_stages(ctx, BUILD_STAGES)
+        training = _training_stages(BUILD_STAGES)
+        run_stages(ctx, training)
+        distributed.shutdown()  # export (QAT included) and bench run on rank 0 alone
+        run_stages(ctx, BUILD_STAGES[len(training):])
         ctx.report["summary"] = build_summary(ctx.report)
         ctx.save()
         write_reports(ctx.build_dir, ctx.report)
     return ctx.report
+
+
+def _training_stages(stages: list) -> list:
+    """The stages before export: the ones every rank runs under torchrun (all the training happens there)."""
+    return stages[:[stage.name for stage in stages].index("export")]
 
 
 def _helper_rank(config: BuildConfig, target: Any) -> None:
@@ -51,7 +59,6 @@ def _helper_rank(config: BuildConfig, target: Any) -> None:
     from .stages import BUILD_STAGES
     from .stages.common import prepare
 
-    training = BUILD_STAGES[:[stage.name for stage in BUILD_STAGES].index("export")]
     with tempfile.TemporaryDirectory(prefix=f"edgeprune-rank{distributed.rank()}-") as scratch:
         source = config.build_dir()
         if source.is_dir():
@@ -61,7 +68,8 @@ def _helper_rank(config: BuildConfig, target: Any) -> None:
         distributed.barrier()
         ctx = open_context(replace(config, out=scratch), target, Progress(enabled=False))
         prepare(ctx)
-        run_stages(ctx, training)
+        run_stages(ctx, _training_stages(BUILD_STAGES))
+    distributed.shutdown()
 
 
 ARM_SAMPLES = 200  # real test samples per artifact under qemu (about 10 s each)

@@ -196,10 +196,18 @@ def test_config_checks_the_distillation_settings(tmp_path):
         load_config(cwd=tmp_path)
 
 
-def test_width_students_need_a_width_argument(user_model_spec):
-    assert build_model("example", 1, 10, width=0.5).widths == (16, 24, 48)
+def test_students_come_from_a_spec_or_a_width(user_model_spec):
+    from edgeprune.distill.students import custom_student
+
+    assert custom_student("example", None, None, 1, 10, seed=0) is None  # the pruned teacher
+    narrow = custom_student("example", None, 0.5, 1, 10, seed=0)
+    assert narrow.widths == (16, 24, 48)
+    again = custom_student("example", None, 0.5, 1, 10, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(narrow.state_dict().values(), again.state_dict().values()))
+    user = custom_student("example", user_model_spec, None, 1, 10, seed=0)
+    assert type(user).__name__ == "SmallNet"
     with pytest.raises(ConfigError, match="takes no width= argument; give the student as its own model"):
-        build_model(user_model_spec, 1, 10, width=0.5)
+        custom_student(user_model_spec, None, 0.5, 1, 10, seed=0)
 
 
 def _job(out: Path, *extra: str, torchrun: int = 0) -> list[str]:

@@ -102,8 +102,8 @@ def parse_layers(text: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def output_channels(model: nn.Module, names: Sequence[str], input_shape: tuple[int, ...]) -> list[int]:
-    """Channel count (dim 1) of each named module's output, from one forward pass on zeros."""
+def probe(model: nn.Module, names: Sequence[str], input_shape: tuple[int, ...]) -> list[torch.Tensor]:
+    """The named modules' outputs for a batch of zeros (eval mode, no gradients; the model's mode is restored)."""
     was_training = model.training
     model.eval()
     try:
@@ -114,7 +114,12 @@ def output_channels(model: nn.Module, names: Sequence[str], input_shape: tuple[i
     for name, out in zip(names, outputs):
         if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
             raise ConfigError(f"--feature-layers: layer '{name}' does not output a 2-D or 4-D tensor; pick another")
-    return [int(out.shape[1]) for out in outputs]
+    return outputs
+
+
+def output_channels(model: nn.Module, names: Sequence[str], input_shape: tuple[int, ...]) -> list[int]:
+    """Channel count (dim 1) of each named module's output."""
+    return [int(out.shape[1]) for out in probe(model, names, input_shape)]
 
 
 def _adapter(student_channels: int, teacher_channels: int, ndim: int) -> nn.Module:
@@ -134,12 +139,9 @@ class FeatureStudent(nn.Module):
         super().__init__()
         self.student = student
         self.names = [p.student for p in pairs]
-        student_channels = output_channels(student, self.names, input_shape)
-        with torch.no_grad(), capture(student, self.names) as outputs:
-            student.eval()
-            student(torch.zeros((2, *input_shape)))
         adapters = []
-        for pair, cs, ct, out in zip(pairs, student_channels, teacher_channels, outputs):
+        for pair, ct, out in zip(pairs, teacher_channels, probe(student, self.names, input_shape)):
+            cs = int(out.shape[1])
             if pair.channels is not None:
                 if len(pair.channels) != cs:
                     raise ConfigError(f"--feature-layers: student layer '{pair.student}' has {cs} channels but "
