@@ -123,29 +123,6 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 1
     return correct / len(source)
 
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Logits for every row of `x` (model put in eval mode)."""
-    model.eval()
-    source = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    outputs = [model(source[i:i + batch_size]) for i in range(0, len(source), batch_size)]
-    return torch.cat(outputs).numpy()
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
-    """Top-1 accuracy as a fraction in [0, 1]."""
-    if len(x) == 0:
-        raise ValueError("evaluate: empty data")
-    model.eval()
-    source = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    correct = 0
-    for i in range(0, len(source), batch_size):
-        correct += int((model(source[i:i + batch_size]).argmax(1) == labels[i:i + batch_size]).sum())
-    return correct / len(source)
-
-
 def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, validation rows): a fixed seeded slice of the training split, never the test split."""
     if fraction <= 0:
@@ -185,6 +162,25 @@ def _run_key(settings: TrainSettings, net: nn.Module, teacher: nn.Module | None,
                 "features": [asdict(p) for p in pairs or ()], "data": getattr(data, "fingerprint", {}),
                 "sizes": [len(data.x_train), len(data.x_test)]}
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _batch_loss(runner: nn.Module, teacher: nn.Module | None, features: Sequence[FeaturePair] | None,
+                xb: torch.Tensor, yb: torch.Tensor, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, student logits) for one batch: hard labels without a teacher, else KD, plus features if given."""
+    if features:
+        logits, student_features = runner(xb)
+        teacher_logits, targets = teacher_features(teacher, xb, features, student_features)
+    else:
+        logits = runner(xb)
+        if teacher is None:
+            return hard_loss(logits, yb, label_smoothing=settings.label_smoothing), logits
+        with torch.no_grad():
+            teacher_logits = teacher(xb)
+    loss = kd_loss(logits, teacher_logits, yb, temperature=settings.temperature, alpha=settings.alpha,
+                   label_smoothing=settings.label_smoothing)
+    if features:
+        loss = loss + settings.feature_weight * feature_loss(student_features, targets)
+    return loss, logits
 
 
 def _clone_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -274,21 +270,7 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
                     if distributed.world_size() > 1:  # every rank drew the same batch; each keeps its slice
                         xb, yb = xb[mine], yb[mine]
                     xb = xb.contiguous(memory_format=memory_format)
-                    if features:
-                        logits, student_features = runner(xb)
-                        teacher_logits, targets = teacher_features(teacher, xb, features, student_features)
-                    else:
-                        logits = runner(xb)
-                        if teacher is not None:
-                            with torch.no_grad():
-                                teacher_logits = teacher(xb)
-                    if teacher is not None:
-                        loss = kd_loss(logits, teacher_logits, yb, temperature=settings.temperature,
-                                       alpha=settings.alpha, label_smoothing=settings.label_smoothing)
-                    else:
-                        loss = hard_loss(logits, yb, label_smoothing=settings.label_smoothing)
-                    if features:
-                        loss = loss + settings.feature_weight * feature_loss(student_features, targets)
+                    loss, logits = _batch_loss(runner, teacher, features, xb, yb, settings)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if after_backward is not None:
