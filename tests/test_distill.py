@@ -266,3 +266,23 @@ def test_torchrun_two_processes_train_like_one(tmp_path):
     assert ranks[0]["losses"][-1] < ranks[0]["losses"][0]
     assert np.allclose(ranks[0]["losses"], single["losses"], rtol=0.15)
     assert not (two / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--student-width", "0.5"], "takes no width= argument"),
+    (["--distill-loss", "kd+feature", "--feature-layers", "stem"], None),  # valid: checked in the stage
+])
+def test_a_bad_student_fails_before_anything_is_written(tmp_path, digits_npz, user_model_spec, flags, needle):
+    from .conftest import run_cli
+
+    out = tmp_path / "out"
+    args = ["build", "--model", user_model_spec, "--input-shape", "1,16,16", "--data", f"npz:{digits_npz}",
+            "--out", str(out), "--quiet", *flags]
+    if needle is None:  # only the option parsing: a build that fails at once on an unknown target
+        args += ["--target", "no-such-board"]
+        needle = "no-such-board"
+    result = run_cli(*args, cwd=tmp_path, env={**_env(), "EDGEPRUNE_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (out / "teacher.safetensors").exists()

@@ -20,10 +20,23 @@ def custom_student(teacher_spec: str, student_spec: str | None, width: float | N
 
     from ..models import build_model
 
-    torch.manual_seed(seed)
-    if student_spec is not None:
-        return build_model(student_spec, in_channels, num_classes)
-    return build_model(teacher_spec, in_channels, num_classes, width=width)
+    with torch.random.fork_rng():  # seeded initial weights, without moving the caller's random stream
+        torch.manual_seed(seed)
+        if student_spec is not None:
+            return build_model(student_spec, in_channels, num_classes)
+        return build_model(teacher_spec, in_channels, num_classes, width=width)
+
+
+def check_student(teacher_spec: str, student_spec: str | None, width: float | None, input_shape: tuple[int, ...],
+                  num_classes: int) -> None:
+    """Fail before any training when the student cannot be built, run on the data or be traced for export."""
+    from ..models import check_runs, check_traceable
+
+    model = custom_student(teacher_spec, student_spec, width, input_shape[0], num_classes, seed=0)
+    if model is not None:
+        what = student_spec or f"{teacher_spec} at width {width:g}"
+        check_runs(model, input_shape, num_classes, what)
+        check_traceable(model, input_shape, what)
 
 
 def describe(student_spec: str | None, width: float | None) -> str:

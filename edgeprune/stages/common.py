@@ -33,6 +33,9 @@ def prepare(ctx: "BuildContext") -> None:
         load_weights(model, cfg.weights)
     check_runs(model, data.input_shape, data.num_classes, cfg.model)
     check_traceable(model, data.input_shape, cfg.model)
+    from ..distill.students import check_student
+
+    check_student(cfg.model, cfg.student, cfg.student_width, data.input_shape, data.num_classes)
     ctx.cache["data"] = data
     ctx.cache["fresh_model"] = model
     ctx.report["inputs"] = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import FIELDS
 from ..pipeline import BuildContext, Stage
 from . import common
 
 CHECKPOINT = ".distill-checkpoint.pt"
 # Settings added after the first release: recorded only when changed, so existing build folders stay up to date.
-_NEWER_DEFAULTS = {"distill_loss": "kd", "feature_layers": None, "feature_weight": 1.0, "student": None,
-                   "student_width": None, "optimizer": "adamw", "warmup": 0.25, "label_smoothing": 0.1,
-                   "augment_shift": 0, "validation_split": 0.0, "early_stopping": 0}
+_NEWER_KEYS = ("distill_loss", "feature_layers", "feature_weight", "student", "student_width", "optimizer", "warmup",
+               "label_smoothing", "augment_shift", "validation_split", "early_stopping")
 
 
 def _config(ctx: BuildContext) -> dict[str, Any]:
@@ -25,8 +25,8 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
     cfg = ctx.config
     config = {"epochs": cfg.distill_epochs, "batch_size": cfg.batch_size, "learning_rate": cfg.learning_rate,
               "temperature": cfg.temperature, "alpha": cfg.alpha, "seed": cfg.seed}
-    for key, default in _NEWER_DEFAULTS.items():
-        if getattr(cfg, key) != default:
+    for key in _NEWER_KEYS:
+        if getattr(cfg, key) != FIELDS[key].default:
             config[key] = getattr(cfg, key)
     if cfg.student is not None:
         config["student"] = model_fingerprint(cfg.student)
@@ -34,15 +34,13 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
 
 
 def _student(ctx: BuildContext):
+    """(student, whether it is the pruned teacher); a custom student was already checked by common.prepare."""
     from ..distill.students import custom_student
 
     cfg, data = ctx.config, common.data(ctx)
     model = custom_student(cfg.model, cfg.student, cfg.student_width, data.input_shape[0], data.num_classes, cfg.seed)
     if model is None:
         return common.student(ctx, "pruned.safetensors"), True
-    from ..models import check_runs
-
-    check_runs(model, data.input_shape, data.num_classes, cfg.student or f"{cfg.model} at width {cfg.student_width}")
     return model, False
 
 
