@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
-from .features import capture
+from .features import probe
 
 
 def _tag(model: nn.Module) -> nn.Module:
@@ -36,16 +36,10 @@ def _tag(model: nn.Module) -> nn.Module:
     return tagged
 
 
-@torch.no_grad()
 def _channel_values(model: nn.Module, names: Sequence[str], input_shape: tuple[int, ...]) -> list[torch.Tensor]:
-    with capture(model, names) as outputs:
-        model(torch.ones((1, *input_shape)))
-    values = []
-    for name, out in zip(names, outputs):
-        if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
-            raise ModelError(f"--feature-layers: layer '{name}' does not output a 2-D or 4-D tensor; pick another")
-        values.append(out.double().flatten(2).mean(2)[0] if out.ndim == 4 else out.double()[0])
-    return values
+    """One value per output channel of each named module (the spatial mean of a constant map)."""
+    return [out.double().flatten(2).mean(2)[0] if out.ndim == 4 else out.double()[0]
+            for out in probe(model, names, input_shape)]
 
 
 def kept_channels(teacher: nn.Module, plan, names: Sequence[str]) -> dict[str, tuple[int, ...]]:
