@@ -286,3 +286,13 @@ def test_a_bad_student_fails_before_anything_is_written(tmp_path, digits_npz, us
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
     assert not (out / "teacher.safetensors").exists()
+
+
+def test_training_leaves_buffers_resizable(digits):
+    """Fake-quantizers (QAT) resize their observer buffers in place: the run key must hash copies, not views."""
+    small = dataclasses.replace(digits, x_train=digits.x_train[:128], y_train=digits.y_train[:128])
+    model = example_net(1, 10, width=0.25)
+    model.register_buffer("observer", torch.zeros(0))
+    train(model, small, TrainSettings(epochs=1, batch_size=64), teacher=example_net(1, 10, width=0.25))
+    model.observer.resize_(4)
+    assert model.observer.shape == (4,)

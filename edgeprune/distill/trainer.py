@@ -148,11 +148,13 @@ def _scheduler(optimizer: torch.optim.Optimizer, settings: TrainSettings, total_
 
 
 def _digest(module: nn.Module | None) -> str:
+    """sha256 of a module's state. Hashes copies: `.numpy()` on a live buffer makes its storage non-resizable,
+    which breaks observers that resize theirs (QAT fake-quantizers)."""
     digest = hashlib.sha256()
     if module is not None:
         for name, tensor in module.state_dict().items():
             digest.update(name.encode())
-            digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+            digest.update(tensor.detach().cpu().reshape(-1).clone().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
