@@ -1,6 +1,7 @@
 """`edgeprune build` as a library call: check inputs, then run the stages under the folder's lock."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,14 @@ from .progress import Progress
 from .targets import load_target
 
 
-def build(config: BuildConfig, progress: Progress, until: str | None = None) -> dict[str, Any]:
+def build(config: BuildConfig, progress: Progress, until: str | None = None) -> dict[str, Any] | None:
     """Returns the final report (also written to BUILD_DIR/report.json, report.md, report.html).
 
     `until` names the last stage to run (e.g. "prune" for `edgeprune prune`); then only report.json is written.
+    Under torchrun (several ranks) rank 0 runs the build as usual and the other ranks only help train: they
+    return None (see `_helper_rank`).
     """
+    from .distill import distributed
     from .report import build_summary, write_reports
     from .stages import BUILD_STAGES
     from .stages.bench import check_device
@@ -24,18 +28,55 @@ def build(config: BuildConfig, progress: Progress, until: str | None = None) -> 
     names = [stage.name for stage in BUILD_STAGES]
     stages = BUILD_STAGES[:names.index(until) + 1] if until else BUILD_STAGES
     target = load_target(config.target)
+    if distributed.init_from_env() and not distributed.is_main():
+        _helper_rank(config, target, stages)
+        return None
     with build_lock(config.build_dir()):
         ctx = open_context(config, target, progress)
         prepare(ctx)  # every user input is read and checked before any stage writes
         if until is None:
             check_device(ctx)
-        run_stages(ctx, stages)
+        distributed.barrier()  # the helper ranks have copied this folder's state: now it may change
+        training = _training_stages(stages)
+        run_stages(ctx, training)
+        distributed.shutdown()  # export (QAT included) and bench run on rank 0 alone
+        run_stages(ctx, stages[len(training):])
         if until is None:
             ctx.report["summary"] = build_summary(ctx.report)
         ctx.save()
         if until is None:
             write_reports(ctx.build_dir, ctx.report)
     return ctx.report
+
+
+def _training_stages(stages: list) -> list:
+    """The stages before export: the ones every rank runs under torchrun (all the training happens there)."""
+    names = [stage.name for stage in stages]
+    return stages[:names.index("export")] if "export" in names else stages
+
+
+def _helper_rank(config: BuildConfig, target: Any, stages: list) -> None:
+    """A rank > 0 under torchrun: run the stages up to the last one that trains, in a private copy of the build
+    folder, so every rank takes the same skip/run decisions and joins the same training loops. Only rank 0
+    writes the real folder, the teacher cache and checkpoints; the copy is deleted at the end."""
+    import shutil
+    import tempfile
+
+    from .distill import distributed
+    from .stages import BUILD_STAGES
+    from .stages.common import prepare
+
+    with tempfile.TemporaryDirectory(prefix=f"edgeprune-rank{distributed.rank()}-") as scratch:
+        source = config.build_dir()
+        if source.is_dir():
+            for path in source.iterdir():
+                if path.is_file() and not path.name.startswith("."):
+                    shutil.copy2(path, Path(scratch) / path.name)
+        distributed.barrier()
+        ctx = open_context(replace(config, out=scratch), target, Progress(enabled=False))
+        prepare(ctx)
+        run_stages(ctx, _training_stages(stages))
+    distributed.shutdown()
 
 
 ARM_SAMPLES = 200  # real test samples per artifact under qemu (about 10 s each)

@@ -76,6 +76,20 @@ _BUILD_OPTIONS = [
     click.option("--sparsity-strength", type=float, help="Regulariser weight. [1e-4]"),
     click.option("--teacher-epochs", type=int, help="Epochs when edgeprune trains the teacher. [10]"),
     click.option("--distill-epochs", type=int, help="Distillation epochs for the student. [8]"),
+    click.option("--distill-loss", type=click.Choice(["kd", "hard", "kd+feature"]),
+                  help="kd: soft targets + labels; hard: labels only (fine-tuning); kd+feature: kd plus matching "
+                       "intermediate features. [kd]"),
+    click.option("--feature-layers", help="With kd+feature: layers to match, by module name (a,b) or student=teacher "
+                                           "pairs. [each stage's output]"),
+    click.option("--student", help="Distil into this model spec (from scratch) instead of the pruned teacher."),
+    click.option("--student-width", type=float, help="Distil into the teacher's architecture at this width, 0 to 1 "
+                                                      "(the factory needs a width= argument)."),
+    click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help="Distillation optimizer (one-cycle cosine "
+                                                                          "schedule with warm-up). [adamw]"),
+    click.option("--validation-split", type=float, help="Share of the training split held out to keep the best "
+                                                         "distillation epoch. [0: keep the last]"),
+    click.option("--early-stopping", type=int, help="Stop distillation after N epochs without a better validation "
+                                                     "score (needs --validation-split). [0: off]"),
     click.option("--seed", type=int, help="Random seed for training, pruning and calibration. [0]"),
     click.option("--calibration-samples", type=int, help="Real training samples used to calibrate int8. [256]"),
     click.option("--calibration-method", type=click.Choice(["minmax", "entropy", "percentile"]),
@@ -109,6 +123,8 @@ def build(config_file: str | None, as_json: bool, quiet: bool, **flags: Any) -> 
 
     config = load_config(config_file, flags)
     report = run_build(config, Progress(enabled=not quiet))
+    if report is None:  # a helper rank under torchrun: rank 0 reports
+        return
     if as_json:
         click.echo(json.dumps({"build_dir": str(config.build_dir()), **report["summary"]}, indent=2))
     elif not quiet:

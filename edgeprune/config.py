@@ -44,6 +44,17 @@ class BuildConfig:
     learning_rate: float = 3e-3
     temperature: float = 4.0
     alpha: float = 0.7
+    distill_loss: str = "kd"  # kd (soft targets + labels) | hard (labels only: plain fine-tuning) | kd+feature
+    feature_layers: str | None = None  # kd+feature: module names, or student=teacher pairs; None: stage outputs
+    feature_weight: float = 1.0  # weight of the feature-matching term
+    student: str | None = None  # a model spec for the student (trained from scratch); None: the pruned teacher
+    student_width: float | None = None  # the student is the teacher's factory at this width (needs `width=`)
+    optimizer: str = "adamw"  # or sgd; both with a one-cycle cosine schedule and warm-up
+    warmup: float = 0.25  # share of the distillation steps spent warming the learning rate up
+    label_smoothing: float = 0.1
+    augment_shift: int = 0  # random shift (pad + crop) in px for image data that augments (0: flips only)
+    validation_split: float = 0.0  # share of the training split held out to pick the best epoch (0: last epoch)
+    early_stopping: int = 0  # stop distillation after N epochs without a better validation score (0: off)
     seed: int = 0
     calibration_samples: int = 256
     calibration_method: str = "minmax"
@@ -74,6 +85,12 @@ CHOICES = {"calibration_method": ("minmax", "entropy", "percentile"), "prune_mod
            "sparsity": ("none", "bn-l1", "group-lasso"),
            "tflite_converter": ("auto", "litert-torch", "onnx2tf")}
 _OPTIONAL_FLOATS = ("max_int8_drop",)
+CHOICES.update(distill_loss=("kd", "hard", "kd+feature"), optimizer=("adamw", "sgd"))
+_OPTIONAL_FLOATS += ("student_width",)
+# (low, high, low included, high included) for the distillation settings
+_RANGES = {"student_width": (0.0, 1.0, False, True), "validation_split": (0.0, 1.0, True, False),
+           "label_smoothing": (0.0, 1.0, True, False), "warmup": (0.0, 1.0, False, False),
+           "feature_weight": (0.0, float("inf"), True, False)}
 CONFIG_FILE = "edgeprune.toml"
 
 
@@ -146,7 +163,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{label} must be an integer, got {value!r}")
         if value < (0 if name in ("seed", "distill_epochs", "bench_warmup", "qat_epochs", "sparsity_epochs",
-                                  "prune_finetune_epochs") else 1):
+                                  "prune_finetune_epochs", "early_stopping", "augment_shift") else 1):
             raise ConfigError(f"{label} must be positive, got {value}")
         return value
     if isinstance(default, float) or name in _OPTIONAL_FLOATS:
@@ -165,12 +182,32 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{label} must be >= 0, got {value}")
         if name in ("temperature", "learning_rate") and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
+        if name in _RANGES:
+            _check_range(value, label, *_RANGES[name])
         return value
     if not isinstance(value, str):
         raise ConfigError(f"{label} must be a string, got {value!r}")
     if name in CHOICES and value not in CHOICES[name]:
         raise ConfigError(f"{label} must be one of {', '.join(CHOICES[name])}, got {value!r}")
     return value
+
+
+def _check_range(value: float, label: str, low: float, high: float, low_in: bool, high_in: bool) -> None:
+    if (value < low or (value == low and not low_in)) or (value > high or (value == high and not high_in)):
+        interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+        raise ConfigError(f"{label} must be in {interval}, got {value}")
+
+
+def check_combinations(values: Mapping[str, Any], where: str) -> None:
+    """Settings that only mean something together: refused rather than ignored."""
+    get = lambda key: values.get(key, FIELDS[key].default)  # noqa: E731
+    if get("student") is not None and get("student_width") is not None:
+        raise ConfigError(f"{where}: give either 'student' or 'student-width', not both")
+    if get("feature_layers") is not None and get("distill_loss") != "kd+feature":
+        raise ConfigError(f"{where}: 'feature-layers' needs 'distill-loss = kd+feature' "
+                          f"(it is {get('distill_loss')!r})")
+    if get("early_stopping") and not get("validation_split"):
+        raise ConfigError(f"{where}: 'early-stopping' needs a 'validation-split' (e.g. 0.1) to score epochs on")
 
 
 def validate(values: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -226,4 +263,5 @@ def load_config(
         values.update(read_config_file(path))
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     values.update(validate(given, "command line"))
+    check_combinations(values, "settings")
     return BuildConfig(**values)

@@ -13,12 +13,17 @@ if TYPE_CHECKING:
     import torch
 
 
-def _call_factory(factory, spec: str, in_channels: int, num_classes: int):
+def _call_factory(factory, spec: str, in_channels: int, num_classes: int, width: float | None = None):
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
         params = {}
     kwargs = {}
+    if width is not None:
+        if "width" not in params:
+            raise ConfigError(f"--student-width: the factory of '{spec}' takes no width= argument; "
+                              "give the student as its own model with --student SPEC")
+        kwargs["width"] = width
     if "num_classes" in params:
         kwargs["num_classes"] = num_classes
     if "in_channels" in params:
@@ -29,15 +34,19 @@ def _call_factory(factory, spec: str, in_channels: int, num_classes: int):
         raise ModelError(f"{spec}: factory raised {type(exc).__name__}: {exc}") from None
 
 
-def build_model(spec: str, in_channels: int, num_classes: int) -> "torch.nn.Module":
-    """Instantiate the model a spec names (untrained unless weights are loaded afterwards)."""
+def build_model(spec: str, in_channels: int, num_classes: int, width: float | None = None) -> "torch.nn.Module":
+    """Instantiate the model a spec names (untrained unless weights are loaded afterwards); `width` scales its
+    channels (the bundled example, or a factory with a `width=` argument)."""
     import torch
 
     if spec == "example":
         from .example import example_net
 
-        return example_net(in_channels=in_channels, num_classes=num_classes)
+        return example_net(in_channels=in_channels, num_classes=num_classes, width=width or 1.0)
     if spec.startswith("torchvision:"):
+        if width is not None:
+            raise ConfigError(f"--student-width: '{spec}' has no width= argument; give the student as its own "
+                              "model with --student SPEC")
         name = spec.split(":", 1)[1]
         try:
             import torchvision.models as tv_models
@@ -54,7 +63,7 @@ def build_model(spec: str, in_channels: int, num_classes: int) -> "torch.nn.Modu
     factory = import_from_spec(spec, what="factory")
     if not callable(factory):
         raise ConfigError(f"'{spec}' does not name a callable factory")
-    model = _call_factory(factory, spec, in_channels, num_classes)
+    model = _call_factory(factory, spec, in_channels, num_classes, width)
     if not isinstance(model, torch.nn.Module):
         raise ModelError(f"{spec}: factory returned {type(model).__name__}, not a torch.nn.Module")
     return model

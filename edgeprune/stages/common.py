@@ -33,9 +33,11 @@ def prepare(ctx: "BuildContext") -> None:
         load_weights(model, cfg.weights)
     check_runs(model, data.input_shape, data.num_classes, cfg.model)
     check_traceable(model, data.input_shape, cfg.model)
+    from ..distill.students import check_student
     from ..pruning import check_options
 
     check_options(model, importance=cfg.importance, ignore=cfg.ignore_layers, layer_ratios=cfg.layer_ratios)
+    check_student(cfg.model, cfg.student, cfg.student_width, data.input_shape, data.num_classes)
     ctx.cache["data"] = data
     ctx.cache["fresh_model"] = model
     ctx.report["inputs"] = {
@@ -77,11 +79,16 @@ def teacher(ctx: "BuildContext") -> "torch.nn.Module":
 
 
 def student(ctx: "BuildContext", weights: str = "student.safetensors") -> "torch.nn.Module":
+    from ..distill.students import custom_student
     from ..pruning import PrunePlan, apply_plan
 
     key = f"student:{weights}"
     if key not in ctx.cache:
-        model = apply_plan(new_model(ctx), PrunePlan.load(ctx.path("plan.json")))
+        cfg, bundle = ctx.config, data(ctx)
+        model = custom_student(cfg.model, cfg.student, cfg.student_width, bundle.input_shape[0], bundle.num_classes,
+                               cfg.seed) if weights == "student.safetensors" else None
+        if model is None:  # the pruned teacher
+            model = apply_plan(new_model(ctx), PrunePlan.load(ctx.path("plan.json")))
         ctx.cache[key] = load_safetensors(model, ctx.path(weights))
     return ctx.cache[key]
 

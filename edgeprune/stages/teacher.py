@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..distill import distributed
 from ..fileio import sha256_json
 from ..pipeline import BuildContext, Stage
 from . import common
@@ -52,8 +53,11 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
         else:
             ctx.progress.log(f"[teacher] no weights given: training {ctx.config.model} on {data.name} "
                              f"for {ctx.config.teacher_epochs} epochs (cached for later builds)")
-            history = train(model, data, _train_settings(ctx), progress=ctx.progress)
-            common.save_weights(model, cached)
+            # checkpointed next to the cache entry: a killed build resumes the teacher mid-training
+            history = train(model, data, _train_settings(ctx), progress=ctx.progress,
+                            checkpoint=cached.with_suffix(".checkpoint.pt"))
+            if distributed.is_main():  # under torchrun every rank trains; one writes
+                common.save_weights(model, cached)
             origin = f"trained by edgeprune, cached at {cached}"
     common.save_weights(model, ctx.path("teacher.safetensors"))
     ctx.cache["teacher"] = model.eval()
