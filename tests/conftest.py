@@ -11,6 +11,14 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_sessionstart(session) -> None:
+    """Import torch's compiler stack first: torch._dynamo (loaded lazily by the first optimizer or torch.export)
+    segfaults when TensorFlow's native libraries were loaded before it in the same process (seen with
+    tensorflow 2.21 + torch 2.14.1: `import tensorflow; import torch; torch.optim.AdamW(...)` crashes), and
+    some tests load TensorFlow in-process before later ones train."""
+    import torch._dynamo  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def user_model_spec() -> str:
     return f"{FIXTURES / 'user_models.py'}:small_net"
