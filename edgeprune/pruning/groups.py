@@ -123,10 +123,10 @@ def blocking_reason(graph: Any, group: Any, names: dict[Any, str], min_channels:
         label = names.get(module, type(module).__name__)
         if isinstance(module, ops._OutputOp) or (label in outputs and graph.is_out_channel_pruning_fn(dep.handler)):
             return "feeds the model's output directly: every output channel is kept"
-        if dep.target.type == ops.OPTYPE.PARAMETER or module not in names and isinstance(module, nn.Parameter):
+        if dep.target.type == ops.OPTYPE.PARAMETER:
             return "includes a bare parameter (e.g. a positional embedding or class token) tied to this width"
         if isinstance(module, nn.LayerNorm) or (isinstance(module, nn.GroupNorm)
-                                                and module.num_groups not in (module.num_channels,)):
+                                                and module.num_groups != module.num_channels):
             return (f"normalised together by {type(module).__name__} '{label}': removing channels would change the "
                     "statistics of the channels kept")
         if isinstance(module, nn.MultiheadAttention):
