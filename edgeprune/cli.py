@@ -403,6 +403,13 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 
 
 def main() -> None:
+    import os
+
+    # TensorFlow (pulled in by litert-torch and onnx2tf) logs its oneDNN notice to stderr on CPUs with AVX-512,
+    # which breaks the one-line error contract. Its oneDNN ops only serve TF's own kernels during conversion;
+    # a value the user set is kept.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="edgeprune")
 
 
