@@ -9,6 +9,8 @@ from edgeprune.pruning import PrunePlan, apply_plan, layer_widths, prune_model
 
 from tests.fixtures.user_models import small_net
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # and restores the count: later tests train on it
+
 MODELS = {"example": (lambda: example_net(1, 10), (1, 28, 28)), "small_net": (small_net, (1, 16, 16))}
 
 
@@ -157,7 +159,6 @@ def test_sparsity_training_shrinks_bn_scales_and_unstructured_keeps_its_zeros():
     from edgeprune.distill.trainer import TrainSettings, train
     from edgeprune.pruning.sparsity import keep_zeros, prune_unstructured, sparsity_regulariser
 
-    torch.set_num_threads(1)
     data = load_data("digits")
     settings = TrainSettings(epochs=2, batch_size=64, seed=0, augment=False)
 
