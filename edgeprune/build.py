@@ -63,7 +63,6 @@ def _helper_rank(config: BuildConfig, target: Any, stages: list) -> None:
     import tempfile
 
     from .distill import distributed
-    from .stages import BUILD_STAGES
     from .stages.common import prepare
 
     with tempfile.TemporaryDirectory(prefix=f"edgeprune-rank{distributed.rank()}-") as scratch:
