@@ -60,6 +60,10 @@ _BUILD_OPTIONS = [
     click.option("--data-dir", help="Folder holding the Fashion-MNIST IDX files."),
     click.option("--input-shape", callback=_shape, help="C,H,W of one input, checked against the data."),
     click.option("--prune-ratio", type=float, help="Share of channels to remove, 0 to <1. [0.5]"),
+    click.option("--budget-ms", type=float, help="Instead of --prune-ratio: per-layer widths searched with the target's "
+                                                 "latency model until the deployable artifact meets this latency, "
+                                                 "confirmed by measurement."),
+    click.option("--budget-percentile", type=click.Choice(["p95", "p50"]), help="Latency --budget-ms bounds. [p95]"),
     click.option("--importance", help="Pruning criterion: l1, l2, bn-scale, taylor, random. [l2]"),
     click.option("--prune-mode", type=click.Choice(["structured", "unstructured"]),
                   help="structured: remove channels; unstructured: zero single weights in place (smaller compressed "
@@ -239,6 +243,9 @@ def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: 
         devices = [device_for(host or profile.ssh.host, profile, python=remote_python)]
     else:
         devices = []
+    if not devices and profile.name != "host":
+        _print_estimates(paths, profile, threads or profile.threads, json_file, budget_ms)
+        return
     inputs = _load_inputs(inputs_file) if inputs_file else None
     options = {"rounds": rounds, "warmup": warmup, "runs": runs, "min_seconds": min_seconds,
                "warmup_seconds": warmup_seconds, "cpus": cpus, "inputs": inputs}
@@ -275,6 +282,31 @@ def bench(artifacts: tuple[str, ...], target: str, host: str | None, inventory: 
     if json_file:
         write_json_atomic(json_file, results if inventory else next(iter(results.values())))
     sys.exit(worst)
+
+
+def _print_estimates(paths: list[Path], profile: Any, threads: int, json_file: str | None,
+                     budget_ms: float | None) -> None:
+    """`bench --target NAME` without a device: the latency model's estimate for that target, labelled as one."""
+    from .errors import ConfigError
+    from .fileio import write_json_atomic
+    from .latency.predict import predict_artifact
+
+    if budget_ms is not None:
+        raise ConfigError(f"--budget-ms gates measured latency: give --host to measure on {profile.name} "
+                          "(without a device, bench only estimates)")
+    results = {}
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: artifact not found")
+        prediction = predict_artifact(path, profile, threads)
+        metric = prediction.metric()
+        top = sorted(prediction.by_layer().items(), key=lambda kv: -kv[1])[:3]
+        click.echo(f"{path}: ESTIMATE for {profile.name}: {prediction.total_ms:.4f} ms "
+                   f"({metric['runtime']} {metric['dtype']}, {threads} threads; slowest: "
+                   + ", ".join(f"{name} {ms:.4f} ms" for name, ms in top) + f"); not measured: {metric['model']}")
+        results[str(path)] = {"latency_ms": metric, "layers_ms": prediction.by_layer()}
+    if json_file:
+        write_json_atomic(json_file, results)
 
 
 @cli.command()
@@ -400,6 +432,56 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 
     for path in rerender(Path(build_dir), [Path(c) for c in compare]):
         click.echo(str(path))
+
+
+@cli.command()
+@click.option("--target", required=True, help="Target profile name or .toml file to calibrate (host: this machine).")
+@click.option("--host", help="USER@HOST[:PORT] or ~/.ssh/config alias of the device (default: the profile's [ssh] "
+                             "host, else this machine).")
+@click.option("--remote-python", help="Python on the device (default: the profile's [ssh] python).")
+@click.option("--trust-new-host", is_flag=True, help="Record an unknown host key on first use.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="Runtime threads (default: the profile's; on this machine capped at its cores).")
+@click.option("--runtimes", default="tflite,onnxruntime", show_default=True,
+              help="Comma-separated runtimes to calibrate (each in fp32 and int8).")
+@click.option("--quick", is_flag=True, help="7 micro-benchmarks instead of about 50: a coarse fit, for smoke tests.")
+@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Calibration file to write [calibration/TARGET--DEVICE.json next to the profile, or in "
+                   "$EDGEPRUNE_CALIBRATION_DIR].")
+def calibrate(target: str, host: str | None, remote_python: str | None, trust_new_host: bool, threads: int | None,
+              runtimes: str, quick: bool, rounds: int, cpus: tuple[int, ...] | None, out: str | None) -> None:
+    """Fit the target's latency model: micro-benchmarks measured on the device (or here for the host target)."""
+    import os
+
+    from .bench.fleet import device_for
+    from .errors import ConfigError
+    from .latency import calibration
+    from .targets import RUNTIMES, load_target
+
+    profile = load_target(target)
+    chosen = [r.strip() for r in runtimes.split(",") if r.strip()]
+    unknown = [r for r in chosen if r not in RUNTIMES]
+    if unknown or not chosen:
+        raise ConfigError(f"--runtimes: unknown runtime {unknown[0] if unknown else runtimes!r}; "
+                          f"known: {', '.join(RUNTIMES)}")
+    device = device_for(host or profile.ssh.host, profile, python=remote_python) if host or profile.ssh.host else None
+    if device is None and profile.name != "host":
+        raise ConfigError(f"calibrating {profile.name} needs the device: give --host (or [ssh] host in the profile); "
+                          "only the host target is calibrated on this machine")
+    threads = threads or (profile.threads if device else min(profile.threads, len(os.sched_getaffinity(0))))
+    keys = [key for key in calibration.ARTIFACT_FILES if key[0] in chosen]
+    document = calibration.calibrate(profile, threads=threads, device=device, quick=quick, keys=keys,
+                                     trust_new_host=trust_new_host, rounds=rounds, cpus=cpus,
+                                     progress=lambda line: click.echo(line, err=True))
+    path = Path(out) if out else calibration.calibration_path(profile, device)
+    calibration.save(document, path)
+    click.echo(f"calibrated {profile.name} on {document['where']} ({threads} threads): {path}")
+    for key, model in document["models"].items():
+        fit = model["fit"]
+        click.echo(f"  {key}: channel tile {model['block']}, fit on {fit['samples']} micro-benchmarks: "
+                   f"rms error {100 * fit['rms_relative_error']:.1f} %, {100 * fit['within_10pct']:.0f} % within +-10 %")
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ class BuildConfig:
     data_dir: str | None = None
     input_shape: tuple[int, ...] | None = None
     prune_ratio: float = 0.5
+    budget_ms: float | None = None  # instead of prune_ratio: widths searched to meet this latency (measured)
+    budget_percentile: str = "p95"  # the latency the budget bounds: p95 (what the gate checks) or p50
     importance: str = "l2"
     prune_mode: str = "structured"  # or "unstructured": magnitude zeros in place, same architecture
     prune_steps: int = 1  # iterative pruning: N steps, a short distillation between steps
@@ -83,8 +85,8 @@ class BuildConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(BuildConfig)}
 CHOICES = {"calibration_method": ("minmax", "entropy", "percentile"), "prune_mode": ("structured", "unstructured"),
            "sparsity": ("none", "bn-l1", "group-lasso"),
-           "tflite_converter": ("auto", "litert-torch", "onnx2tf")}
-_OPTIONAL_FLOATS = ("max_int8_drop",)
+           "tflite_converter": ("auto", "litert-torch", "onnx2tf"), "budget_percentile": ("p95", "p50")}
+_OPTIONAL_FLOATS = ("max_int8_drop", "budget_ms")
 CHOICES.update(distill_loss=("kd", "hard", "kd+feature"), optimizer=("adamw", "sgd"))
 _OPTIONAL_FLOATS += ("student_width",)
 # (low, high, low included, high included) for the distillation settings
@@ -180,7 +182,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{label} must be in [0, 1], got {value}")
         if name in ("bench_min_seconds", "max_int8_drop") and value < 0:
             raise ConfigError(f"{label} must be >= 0, got {value}")
-        if name in ("temperature", "learning_rate") and value <= 0:
+        if name in ("temperature", "learning_rate", "budget_ms") and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
         if name in _RANGES:
             _check_range(value, label, *_RANGES[name])
@@ -206,6 +208,12 @@ def check_combinations(values: Mapping[str, Any], where: str) -> None:
     if get("feature_layers") is not None and get("distill_loss") != "kd+feature":
         raise ConfigError(f"{where}: 'feature-layers' needs 'distill-loss = kd+feature' "
                           f"(it is {get('distill_loss')!r})")
+    if get("budget_ms") is not None and "prune_ratio" in values:
+        raise ConfigError(f"{where}: give either 'prune-ratio' or 'budget-ms' (the budget chooses the widths), not both")
+    if get("budget_ms") is not None and (get("prune_mode") != "structured" or get("global_pruning")
+                                         or get("layer_ratios") or get("prune_steps") > 1):
+        raise ConfigError(f"{where}: 'budget-ms' chooses per-layer widths itself: it cannot be combined with "
+                          "'prune-mode = unstructured', 'global-pruning', 'layer-ratios' or 'prune-steps' > 1")
     if get("early_stopping") and not get("validation_split"):
         raise ConfigError(f"{where}: 'early-stopping' needs a 'validation-split' (e.g. 0.1) to score epochs on")
 

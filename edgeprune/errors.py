@@ -50,6 +50,14 @@ class DeviceError(EdgepruneError):
     """A remote device could not be reached or could not run the benchmark."""
 
 
+class BudgetError(EdgepruneError):
+    """No allowed widths meet the latency budget; `result` holds the narrowest widths the search reached."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class GateFailed(EdgepruneError):
     """A budget is broken."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plots
-from .markdown import fmt
+from .markdown import fmt, latency_lines
 from .summary import BASELINE_ARTIFACT, ENERGY_COLUMNS, comparison_rows, energy_rows
 
 NOT_MEASURED = "not measured"
@@ -211,7 +211,7 @@ def _pruning_section(report: dict[str, Any]) -> str:
     return ('<h2 id="pruning">Pruning: channels per layer</h2>'
             + (_figure(plots.widths_png(widths), "channels per layer before and after pruning", caption)
                if widths else "<p class=note>No per-layer widths in report.json (models.pruned.widths).</p>")
-            + f"<p>{totals}</p>" + _layer_macs(report))
+            + f"<p>{totals}</p>" + _layer_macs(report) + _layer_latency(report))
 
 
 def _layer_macs(report: dict[str, Any]) -> str:
@@ -240,6 +240,20 @@ def _layer_macs(report: dict[str, Any]) -> str:
               "<th>MACs teacher</th><th>MACs student</th><th>share of teacher total</th>"
               "<th>share of student total</th><th>params teacher</th><th>params student</th></tr>"
               f"{table}</table></details>")
+
+
+def _layer_latency(report: dict[str, Any]) -> str:
+    """Predicted latency per layer (models.pruned.latency_layers) and the budget search, as the markdown says it."""
+    lines = latency_lines(report)
+    text = "".join(f"<p>{esc(line)}</p>" for line in lines if line and not line.startswith("|"))
+    table = pruned.get("latency_layers") if (pruned := report.get("models", {}).get("pruned", {})) else None
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in (r["name"], r["kind"], fmt(r["teacher_ms"], ".4f"),
+                                                         fmt(r.get("student_ms"), ".4f"))) + "</tr>"
+        for r in (table or {}).get("rows", []))
+    details = ("<details><summary>predicted latency of every layer</summary><table><tr><th>layer</th><th>kind</th>"
+               f"<th>teacher ms</th><th>student ms</th></tr>{rows}</table></details>") if rows else ""
+    return f"<h3>Latency per layer</h3>{text}{details}"
 
 
 def _models_section(report: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{fmt(row['macs'], ',d')} | {fmt(row['size_kb'], '.1f', 1, ' KB')} | {fmt(row['p50_ms'], '.4f')} | "
             f"{fmt(row['p95_ms'], '.4f')} | {fmt(row['peak_rss_mb'], '.1f', 1, ' MB')} |"
         )
-    lines += ["", *pruning_lines(report), "", *energy_lines(report),
+    lines += ["", *pruning_lines(report), "", *latency_lines(report), "", *energy_lines(report),
               "", "Every figure's provenance (runtime, threads, runs, host) is in `report.json`.", ""]
     return "\n".join(lines)
 
@@ -65,6 +65,32 @@ def pruning_lines(report: dict[str, Any]) -> list[str]:
              f"outputs equal the original's with the removed channels zeroed within {check['max_error']:.1e} "
              f"(limit {check['tolerance']:g}). Left whole:"]
     lines += [f"- `{g['root']}` ({g['channels_before']} channels): {g['reason']}" for g in groups if not g["pruned"]]
+    return lines
+
+
+LATENCY_ROWS = 10  # slowest layers shown; report.json keeps them all
+
+
+def latency_lines(report: dict[str, Any]) -> list[str]:
+    """The budget search's outcome, and which layers cost what (predicted), teacher vs student."""
+    pruned = report.get("models", {}).get("pruned", {})
+    lines = []
+    budget = pruned.get("budget")
+    if budget:
+        measured = budget["measured"][budget["percentile"]]
+        lines += [f"Latency budget: {budget['percentile']} <= {budget['budget_ms']:g} ms; widths chosen by the "
+                  f"latency model ({'calibrated' if budget['calibrated'] else 'uncalibrated'}), predicted "
+                  f"{budget['predicted_ms']:.4f} ms, measured {budget['percentile']} {measured:.4f} ms after "
+                  f"{len(budget['attempts'])} attempt(s).", ""]
+    table = pruned.get("latency_layers")
+    if not table:
+        return lines + ["Latency per layer: not predicted."]
+    lines += [f"Latency per layer, predicted for {table['runtime']} {table['dtype']} at {table['threads']} threads "
+              f"(not measured; {table['model']}): teacher {table['teacher_ms']:.4f} ms, student "
+              f"{table['student_ms']:.4f} ms, of which {table['overhead_ms']:.4f} ms per invoke. Slowest layers:", "",
+              "| layer | kind | teacher ms | student ms |", "|---|---|---:|---:|"]
+    for row in sorted(table["rows"], key=lambda r: -r["teacher_ms"])[:LATENCY_ROWS]:
+        lines.append(f"| `{row['name']}` | {row['kind']} | {row['teacher_ms']:.4f} | {fmt(row['student_ms'], '.4f')} |")
     return lines
 
 

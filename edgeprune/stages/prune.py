@@ -24,6 +24,10 @@ def _config(ctx: BuildContext) -> dict[str, Any]:
               "mode": cfg.prune_mode, "steps": cfg.prune_steps, "global": cfg.global_pruning,
               "max_layer_ratio": cfg.max_layer_ratio, "ignore": list(cfg.ignore_layers),
               "layer_ratios": cfg.layer_ratios, "sparsity": cfg.sparsity}
+    if cfg.budget_ms is not None:
+        from .budget import config as budget_config
+
+        config["budget"] = budget_config(ctx)
     if cfg.sparsity != "none":
         config.update(sparsity_epochs=cfg.sparsity_epochs, sparsity_strength=cfg.sparsity_strength)
     if cfg.sparsity != "none" or cfg.prune_steps > 1:
@@ -95,8 +99,13 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
 
         samples = (torch.from_numpy(data.x_train[:CHECK_SAMPLES]).float(),
                    torch.from_numpy(data.y_train[:CHECK_SAMPLES].astype("int64")))
-        result = prune(base, example, ratio=cfg.prune_ratio, round_to=ctx.target.channel_multiple,
-                       importance=cfg.importance, layer_ratios=cfg.layer_ratios, max_layer_ratio=cfg.max_layer_ratio,
+        ratio, layer_ratios = cfg.prune_ratio, cfg.layer_ratios
+        if cfg.budget_ms is not None:  # the budget search chooses every group's width
+            from .budget import choose_widths
+
+            ratio, (layer_ratios, record["budget"]) = 0.0, choose_widths(ctx, base, example)
+        result = prune(base, example, ratio=ratio, round_to=ctx.target.channel_multiple,
+                       importance=cfg.importance, layer_ratios=layer_ratios, max_layer_ratio=cfg.max_layer_ratio,
                        ignore=cfg.ignore_layers, global_pruning=cfg.global_pruning, steps=cfg.prune_steps,
                        between_steps=finetune, data=samples)
         student, plan = result.model, result.plan
@@ -113,9 +122,20 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
         **common.model_stats(student, data.input_shape),
         "widths": {name: [plan.widths_before[name], plan.widths_after[name]] for name in plan.widths_before},
         "layers": layer_table(teacher, student, data.input_shape),  # per-layer MACs / params, teacher vs student
+        "latency_layers": _latency_layers(ctx, teacher, student),
         **record,
     }
     return {"accuracy": accuracy, "channels_removed": len(plan.history)}
+
+
+def _latency_layers(ctx: BuildContext, teacher: "torch.nn.Module", student: "torch.nn.Module") -> dict[str, Any]:
+    """Predicted latency per layer of the deployable artifact's runtime in int8, teacher vs student."""
+    from ..latency.calibration import latency_model
+    from ..latency.predict import layer_latency_table
+    from .bench import device, host_threads
+
+    model = latency_model(ctx.target, ctx.target.runtime, "int8", host_threads(ctx), device(ctx))
+    return layer_latency_table(teacher, student, tuple(common.data(ctx).input_shape), model)
 
 
 PRUNE = Stage(name="prune", inputs=("teacher.safetensors",), outputs=("plan.json", "pruned.safetensors"),

@@ -1,0 +1,163 @@
+"""How well does the calibrated latency model predict whole models it has never seen?
+
+Held-out models (none is a calibration micro-benchmark): the bundled example at several widths, the example
+pruned to odd and to rounded widths, and torchvision models (random weights) at small resolutions, pruned and
+unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner
+(interleaved rounds, fresh process per artifact); the prediction comes from `torch_ops` on the torch model and the
+stored calibration of the `host` target. Prints one row per model, then per runtime/dtype the share predicted within
++-10 % of the measured p50 and the Spearman rank correlation. Then prints the uncalibrated rpi4 estimates for the
+default model and mobilenet_v2 at 224x224, with the basis they come from.
+
+    python benchmarks/latency_predictor.py [--threads 1] [--rounds 3] [--cpus 1] [--calibration FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from edgeprune.bench.local import bench_interleaved
+from edgeprune.latency import calibration as cal
+from edgeprune.latency.costmodel import LatencyModel, uncalibrated
+from edgeprune.latency.ops import torch_ops
+from edgeprune.latency.predict import predict_model, predict_ops
+from edgeprune.models.example import example_net
+from edgeprune.pruning import prune
+from edgeprune.targets import load_target
+
+KEYS = tuple(cal.ARTIFACT_FILES)
+
+
+def _tv(name: str, **kwargs: object) -> Callable[[], torch.nn.Module]:
+    def build() -> torch.nn.Module:
+        import torchvision
+
+        torch.manual_seed(0)
+        return getattr(torchvision.models, name)(num_classes=10, **kwargs)
+    return build
+
+
+def _pruned(build: Callable[[], torch.nn.Module], shape: tuple[int, ...], ratio: float, round_to: int):
+    def make() -> torch.nn.Module:
+        return prune(build(), torch.zeros((1, *shape)), ratio=ratio, round_to=round_to).model
+    return make
+
+
+def held_out() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        *((f"example w{w}", (lambda w=w: example_net(width=w)), ex) for w in (0.25, 0.5, 1.0, 1.5, 2.0)),
+        ("example pruned 0.3 (odd widths)", _pruned(example_net, ex, 0.3, 1), ex),
+        ("example pruned 0.6 (odd widths)", _pruned(example_net, ex, 0.6, 1), ex),
+        ("example pruned 0.5 (x8)", _pruned(example_net, ex, 0.5, 8), ex),
+        ("example w2.0 pruned 0.7 (x8)", _pruned(lambda: example_net(width=2.0), ex, 0.7, 8), ex),
+        ("mobilenet_v2 x0.35 64px", _tv("mobilenet_v2", width_mult=0.35), (3, 64, 64)),
+        ("mobilenet_v2 64px pruned 0.5", _pruned(_tv("mobilenet_v2"), (3, 64, 64), 0.5, 8), (3, 64, 64)),
+        ("mnasnet0_5 64px", _tv("mnasnet0_5"), (3, 64, 64)),
+        ("resnet18 32px pruned 0.75", _pruned(_tv("resnet18"), (3, 32, 32), 0.75, 8), (3, 32, 32)),
+        ("resnet18 32px", _tv("resnet18"), (3, 32, 32)),
+        ("mobilenet_v3_small 64px", _tv("mobilenet_v3_small"), (3, 64, 64)),
+        ("squeezenet1_1 64px", _tv("squeezenet1_1"), (3, 64, 64)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
+    parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
+    parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    profile = load_target("host")
+    path = Path(args.calibration) if args.calibration else cal.calibration_path(profile, None)
+    document = cal.load(path)
+    models = {key: LatencyModel.from_json(document["models"][f"{key[0]}-{key[1]}"]) for key in KEYS}
+    cpus = tuple(int(c) for c in args.cpus.split(",")) if args.cpus else None
+    cases = [c for c in held_out() if not args.only or any(c[0].startswith(p) for p in args.only.split(","))]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts: dict[Path, tuple[int, tuple[str, str]]] = {}
+        for i, (name, build, shape) in enumerate(cases):
+            model = build().eval()
+            folder = Path(tmp) / f"m{i}"
+            _export(model, shape, folder, profile)
+            ops = torch_ops(model, shape)
+            predicted = {key: predict_ops(ops, models[key]).total_ms * 1e3 for key in KEYS}
+            macs = sum(op.macs for op in ops)
+            rows.append({"name": name, "shape": shape, "mmacs": macs / 1e6, "predicted": predicted, "measured": {}})
+            for key in KEYS:
+                artifacts[folder / cal.ARTIFACT_FILES[key]] = (i, key)
+            print(f"exported {name}", flush=True)
+        results = bench_interleaved(list(artifacts), rounds=args.rounds, threads=args.threads, warmup=20, runs=100,
+                                    min_seconds=0.3, cpus=cpus)
+        for path, (i, key) in artifacts.items():
+            rows[i]["measured"][key] = results[path]["summary"]["p50"] * 1e3
+    _print(rows, document, args)
+    _print_rpi4()
+
+
+def _export(model: torch.nn.Module, shape: tuple[int, ...], folder: Path, profile) -> None:
+    from edgeprune.export.onnx import export_onnx
+    from edgeprune.export.quantize import quantize_onnx_int8
+    from edgeprune.export.tflite import export_tflite_fp32, export_tflite_int8
+
+    folder.mkdir(parents=True)
+    example = torch.randn((1, *shape), generator=torch.Generator().manual_seed(0))
+    samples = np.random.default_rng(0).standard_normal((16, *shape)).astype(np.float32)
+    export_onnx(model, example, folder / "model.onnx", opset=profile.onnx_opset)
+    quantize_onnx_int8(folder / "model.onnx", folder / "model.int8.onnx", samples,
+                       activations=profile.int8_activations, reduce_range=profile.int8_reduce_range)
+    export_tflite_fp32(model, example, folder / "model.tflite")
+    export_tflite_int8(model, example, folder / "model.int8.tflite", samples)
+
+
+def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
+    from scipy.stats import spearmanr
+
+    print(f"\nHeld-out models on {document['where']}, {args.threads} thread(s), {args.rounds} interleaved rounds, "
+          f"p50 in microseconds; calibration of {document['created']} ({document['grid']} grid, "
+          f"{', '.join(document['runtime_versions'].values())}).\n")
+    head = " | ".join(f"{r} {d} measured / predicted (error)" for r, d in KEYS)
+    print(f"| model | input | MMACs | {head} |")
+    print("|---|---|---:|" + "---:|" * len(KEYS))
+    for row in rows:
+        cells = [f"{row['measured'][k]:.1f} / {row['predicted'][k]:.1f} ({_err(row, k):+.1%})" for k in KEYS]
+        print(f"| {row['name']} | {'x'.join(map(str, row['shape']))} | {row['mmacs']:.2f} | {' | '.join(cells)} |")
+    print("\n| runtime | dtype | models | within +-10 % | median abs error | worst error | Spearman rank correlation |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for key in KEYS:
+        errors = [_err(row, key) for row in rows]
+        rho = spearmanr([r["measured"][key] for r in rows], [r["predicted"][key] for r in rows]).statistic
+        within = sum(abs(e) <= 0.10 for e in errors)
+        print(f"| {key[0]} | {key[1]} | {len(rows)} | {within}/{len(rows)} ({within / len(rows):.0%}) | "
+              f"{statistics.median(abs(e) for e in errors):.1%} | {max(errors, key=abs):+.1%} | {rho:.3f} |")
+
+
+def _err(row: dict, key: tuple[str, str]) -> float:
+    return row["predicted"][key] / row["measured"][key] - 1
+
+
+def _print_rpi4() -> None:
+    profile = load_target("rpi4")
+    print(f"\nUncalibrated estimates for rpi4 ({profile.threads} threads, from the profile's facts alone):\n")
+    print("| model | input | runtime | dtype | estimate ms | largest layers (ms) |")
+    print("|---|---|---|---|---:|---|")
+    for name, build, shape in (("example", example_net, (1, 28, 28)), ("mobilenet_v2", _tv("mobilenet_v2"), (3, 224, 224))):
+        model = build().eval()
+        for runtime, dtype in (("tflite", "fp32"), ("tflite", "int8")):
+            prediction = predict_model(model, shape, uncalibrated(profile, runtime, dtype, profile.threads))
+            top = sorted(prediction.by_layer().items(), key=lambda kv: -kv[1])[:3]
+            print(f"| {name} | {'x'.join(map(str, shape))} | {runtime} | {dtype} | {prediction.total_ms:.3f} | "
+                  f"{', '.join(f'{n} {ms:.3f}' for n, ms in top)} |")
+    print(f"\nbasis: {uncalibrated(profile, 'tflite', 'fp32', profile.threads).basis}")
+
+
+if __name__ == "__main__":
+    main()

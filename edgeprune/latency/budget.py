@@ -1,0 +1,137 @@
+"""Widths that meet a latency budget: a NetAdapt-style greedy search on the latency model's predictions.
+
+Start from the unpruned model. At each step, try shrinking every prunable group (the coupled layers Torch-Pruning
+finds) by one width step, predict the latency of each candidate, and commit the one with the most predicted
+milliseconds saved per unit of channel importance lost (the group's lowest-ranked channels, scores normalised per
+group). Stop when the prediction is within the budget. The step is the target's channel multiple, or the channel
+tile the calibration found when that is a multiple of it: widths between tiles cost the same, so they only lose
+accuracy. Latency depends on shapes alone, so candidates are shaped copies (which channels go does not matter);
+the build then prunes the real channels with these widths.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..errors import BudgetError
+from .costmodel import LatencyModel
+from .predict import predict_model
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+@dataclass(frozen=True)
+class _Group:
+    root: str
+    channels: int
+    floor: int  # the narrowest width allowed
+    scores: "np.ndarray"  # channel importance, ascending, normalised to mean 1
+
+
+@dataclass
+class SearchResult:
+    widths: dict[str, tuple[int, int]]  # group root -> (channels before, kept)
+    predicted_ms: float
+    unpruned_ms: float
+    step: int
+    trace: list[dict[str, Any]] = field(default_factory=list)  # every committed step
+
+    def widths_kept(self) -> dict[str, int]:
+        return {root: kept for root, (_, kept) in self.widths.items()}
+
+    def layer_ratios(self) -> dict[str, float]:
+        """The widths as `prune(layer_ratios=...)` takes them."""
+        return {root: 1 - kept / before for root, (before, kept) in self.widths.items() if kept < before}
+
+
+def width_step(round_to: int, block: int) -> int:
+    """The calibration's channel tile when it is a multiple of the target's multiple, else that multiple."""
+    round_to = max(1, round_to)
+    return block if block > round_to and block % round_to == 0 else round_to
+
+
+def _groups(model: "torch.nn.Module", example: "torch.Tensor", *, round_to: int, importance: str,
+            ignore: Sequence[str], max_layer_ratio: float) -> list[_Group]:
+    import numpy as np
+    import torch.nn as nn
+    import torch_pruning as tp
+
+    from ..pruning.groups import module_names, survey
+    from ..pruning.importance import IMPORTANCE
+
+    work = copy.deepcopy(model).eval()
+    graph = tp.DependencyGraph().build_dependency(work, example_inputs=example)
+    names = module_names(work)
+    scorer = IMPORTANCE.get(importance)()
+    infos = {info.root: info for info in survey(graph, work, example, min_channels=round_to,
+                                                root_types=(nn.modules.conv._ConvNd, nn.Linear))}
+    found = []
+    for group in graph.get_all_groups(ignored_layers=[], root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
+        root = names.get(group[0].dep.target.module, "?")
+        info = infos.get(root)
+        if info is None or info.blocked or any(root == i or root.startswith(i + ".") for i in ignore):
+            continue
+        scores = np.sort(np.asarray(scorer(group).detach().cpu(), dtype=float))
+        scores = scores / max(float(scores.mean()), 1e-12)
+        floor = max(round_to, math.ceil(info.channels * (1 - max_layer_ratio) / round_to) * round_to)
+        if floor < info.channels:
+            found.append(_Group(root, info.channels, floor, scores))
+    return found
+
+
+def shaped(model: "torch.nn.Module", example: "torch.Tensor", widths: dict[str, int]) -> "torch.nn.Module":
+    """A copy of `model` with each group's root at the given width (the first channels removed)."""
+    import torch_pruning as tp
+
+    work = copy.deepcopy(model).eval()
+    graph = tp.DependencyGraph().build_dependency(work, example_inputs=example)
+    modules = dict(work.named_modules())
+    for root, kept in widths.items():
+        module = modules[root]
+        current = int(graph.get_out_channels(module))
+        if kept < current:
+            graph.get_pruning_group(module, graph.get_pruner_of_module(module).prune_out_channels,
+                                    idxs=list(range(current - kept))).prune()
+    return work
+
+
+def search(model: "torch.nn.Module", example: "torch.Tensor", latency: LatencyModel, budget_ms: float, *,
+           round_to: int, importance: str = "l2", ignore: Sequence[str] = (), max_layer_ratio: float = 1.0,
+           progress: Any = None) -> SearchResult:
+    """The widths whose predicted latency is within `budget_ms` (see the module docstring); BudgetError when even
+    the narrowest widths allowed are predicted over it."""
+    shape = tuple(example.shape[1:])
+    step = width_step(round_to, latency.block)
+    groups = _groups(model, example, round_to=round_to, importance=importance, ignore=ignore,
+                     max_layer_ratio=max_layer_ratio)
+    kept = {g.root: g.channels for g in groups}
+    current = unpruned = predict_model(model, shape, latency).total_ms
+    trace: list[dict[str, Any]] = []
+    while current > budget_ms:
+        best: tuple[float, _Group, int, float] | None = None
+        for group in groups:
+            width = max(group.floor, (kept[group.root] - 1) // step * step)
+            if width >= kept[group.root]:
+                continue
+            candidate = predict_model(shaped(model, example, {**kept, group.root: width}), shape, latency).total_ms
+            lost = float(group.scores[group.channels - kept[group.root]:group.channels - width].sum())
+            value = (current - candidate) / max(lost, 1e-9)
+            if current - candidate > 0 and (best is None or value > best[0]):
+                best = (value, group, width, candidate)
+        if best is None:
+            narrowest = SearchResult({g.root: (g.channels, kept[g.root]) for g in groups}, current, unpruned, step, trace)
+            raise BudgetError(f"latency budget {budget_ms:g} ms cannot be met: the best achievable is "
+                              f"{current:.4f} ms (predicted, {latency.runtime} {latency.dtype}, {latency.threads} "
+                              f"threads) at the narrowest widths allowed (multiples of {step}, max layer ratio "
+                              f"{max_layer_ratio:g}); raise the budget or allow narrower layers", narrowest)
+        _, group, width, current = best
+        trace.append({"group": group.root, "width": [kept[group.root], width], "predicted_ms": round(current, 5)})
+        kept[group.root] = width
+        if progress is not None:
+            progress(f"[budget] {group.root}: {trace[-1]['width'][0]} -> {width} channels, "
+                     f"predicted {current:.4f} ms (budget {budget_ms:g} ms)")
+    return SearchResult({g.root: (g.channels, kept[g.root]) for g in groups}, current, unpruned, step, trace)

@@ -1,0 +1,241 @@
+"""Calibration: measure single-layer models on the device, fit the latency model's coefficients, keep them.
+
+`edgeprune calibrate --target NAME [--host HOST]` builds a grid of micro-models (conv 3x3, pointwise, depthwise,
+linear, add, pooling over widths and resolutions; some stacked three deep so that a per-operator cost can be told
+from the per-invoke one), exports each as ONNX and TFLite in fp32 and int8, measures every artifact with the same
+runner and protocol as `edgeprune bench` (here, or on the device over SSH), and fits one `LatencyModel` per runtime
+and dtype. The result is a JSON file per target and device, with the runtime versions, the raw measurements and the
+fit's residuals; predictions made with it say so.
+"""
+from __future__ import annotations
+
+import datetime
+import platform
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from ..errors import ConfigError, InputFileError
+from ..fileio import write_json_atomic
+from .costmodel import LatencyModel, fit
+from .ops import torch_ops
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..bench.fleet import Device
+    from ..targets import TargetProfile
+
+SCHEMA = 1
+ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8"): "model.int8.onnx",
+                  ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
+CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
+
+
+@dataclass(frozen=True)
+class MicroCase:
+    """One micro-benchmark: `depth` copies of one layer on a (C, H, W) or (features,) input."""
+
+    kind: str  # conv | pointwise | depthwise | linear | add | avgpool | globalpool
+    in_channels: int
+    out_channels: int
+    size: int = 0  # H = W (0 for linear)
+    depth: int = 1
+
+    @property
+    def name(self) -> str:
+        shape = f"{self.in_channels}x{self.size}x{self.size}" if self.size else f"{self.in_channels}"
+        return f"{self.kind}-{shape}-to-{self.out_channels}-x{self.depth}"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.in_channels, self.size, self.size) if self.size else (self.in_channels,)
+
+    def build(self) -> "torch.nn.Module":
+        import torch
+        from torch import nn
+
+        c, o, size = self.in_channels, self.out_channels, self.size
+
+        class Add(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bias = nn.Parameter(torch.randn(1, c, size, size))
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x + self.bias
+
+        layer = {
+            "conv": lambda: nn.Sequential(nn.Conv2d(c, o, 3, padding=1), nn.ReLU()),
+            "pointwise": lambda: nn.Sequential(nn.Conv2d(c, o, 1), nn.ReLU()),
+            "depthwise": lambda: nn.Sequential(nn.Conv2d(c, c, 3, padding=1, groups=c), nn.ReLU()),
+            "linear": lambda: nn.Linear(c, o),
+            "add": Add,
+            "avgpool": lambda: nn.AvgPool2d(2),
+            "globalpool": lambda: nn.AdaptiveAvgPool2d(1),
+        }[self.kind]
+        torch.manual_seed(0)
+        return nn.Sequential(*(layer() for _ in range(self.depth))).eval()
+
+
+def _stack(kind: str, shapes: Sequence[tuple[int, int, int]], deep: Sequence[int] = ()) -> list[MicroCase]:
+    return [MicroCase(kind, c, o, s, 3 if i in deep else 1) for i, (c, o, s) in enumerate(shapes)]
+
+
+def grid(quick: bool = False) -> list[MicroCase]:
+    """The micro-benchmarks: widths off and on multiples of 8 and 16 (so the channel tile can be found), resolutions
+    of small edge models. `quick` is a handful of cases for smoke tests (a coarse fit)."""
+    if quick:
+        return [MicroCase("conv", 16, 16, 14), MicroCase("conv", 24, 40, 7, 1), MicroCase("pointwise", 32, 32, 14, 3),
+                MicroCase("depthwise", 32, 32, 14), MicroCase("linear", 128, 10), MicroCase("add", 16, 16, 14),
+                MicroCase("globalpool", 64, 64, 7)]
+    return [
+        *_stack("conv", [(8, 8, 28), (16, 16, 28), (12, 20, 14), (24, 24, 14), (32, 32, 14), (40, 40, 14),
+                         (48, 48, 7), (56, 72, 7), (64, 64, 7), (96, 96, 7), (1, 32, 28), (3, 16, 56), (32, 48, 7),
+                         (48, 96, 4)], deep=(3, 8)),
+        *_stack("pointwise", [(16, 16, 28), (32, 32, 14), (24, 40, 14), (48, 48, 14), (64, 64, 7), (96, 96, 7),
+                              (128, 128, 7), (72, 24, 14), (160, 160, 4), (36, 100, 7)], deep=(1, 5)),
+        *_stack("depthwise", [(16, 16, 28), (32, 32, 28), (24, 24, 14), (48, 48, 14), (40, 40, 14), (96, 96, 7),
+                              (144, 144, 7), (72, 72, 7), (256, 256, 4)], deep=(1, 5)),
+        *_stack("linear", [(64, 10, 0), (96, 10, 0), (128, 128, 0), (256, 64, 0), (512, 512, 0), (1024, 256, 0),
+                           (1280, 10, 0)]),
+        *_stack("add", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28)], deep=(1,)),
+        *_stack("avgpool", [(32, 32, 28), (64, 64, 14)]),
+        *_stack("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14)]),
+    ]
+
+
+def export_case(case: MicroCase, folder: Path, profile: "TargetProfile", keys: Sequence[tuple[str, str]]) -> dict:
+    """Write the case's artifacts for (runtime, dtype) `keys` into `folder`; {key: path}."""
+    import numpy as np
+    import torch
+
+    from ..export.onnx import export_onnx
+    from ..export.quantize import quantize_onnx_int8
+    from ..export.tflite import export_tflite_fp32, export_tflite_int8
+
+    model = case.build()
+    example = torch.randn((1, *case.input_shape), generator=torch.Generator().manual_seed(0))
+    samples = np.random.default_rng(0).standard_normal((CALIBRATION_SAMPLES, *case.input_shape)).astype(np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {key: folder / ARTIFACT_FILES[key] for key in keys}
+    if any(runtime == "onnxruntime" for runtime, _ in keys):
+        export_onnx(model, example, folder / "model.onnx", opset=profile.onnx_opset)
+    if ("onnxruntime", "int8") in keys:
+        quantize_onnx_int8(folder / "model.onnx", paths["onnxruntime", "int8"], samples,
+                           activations=profile.int8_activations, reduce_range=profile.int8_reduce_range)
+    if ("tflite", "fp32") in keys:
+        export_tflite_fp32(model, example, paths["tflite", "fp32"])
+    if ("tflite", "int8") in keys:
+        export_tflite_int8(model, example, paths["tflite", "int8"], samples)
+    return paths
+
+
+def calibrate(profile: "TargetProfile", *, threads: int, device: "Device | None" = None, quick: bool = False,
+              keys: Sequence[tuple[str, str]] = tuple(ARTIFACT_FILES), trust_new_host: bool = False,
+              progress: Callable[[str], None] = lambda line: None, rounds: int = 2,
+              cpus: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Measure the grid and fit one latency model per (runtime, dtype); returns the calibration document."""
+    from ..bench.fleet import bench_on_device
+    from ..bench.local import bench_interleaved
+
+    cases = grid(quick)
+    options = dict(rounds=rounds, threads=threads, warmup=20, runs=50, min_seconds=0.2, cpus=cpus)
+    with tempfile.TemporaryDirectory(prefix="edgeprune-calibrate-") as tmp:
+        artifacts: dict[Path, tuple[MicroCase, tuple[str, str]]] = {}
+        for i, case in enumerate(cases, 1):
+            progress(f"exporting micro-benchmark {i}/{len(cases)}: {case.name}")
+            for key, path in export_case(case, Path(tmp) / case.name, profile, keys).items():
+                artifacts[path] = (case, key)
+        progress(f"measuring {len(artifacts)} artifacts ({threads} threads, {rounds} rounds)"
+                 + (f" on {device.name}" if device else " on this machine"))
+        if device is not None:
+            results = bench_on_device(device, list(artifacts), trust_new_host=trust_new_host, **options)
+        else:
+            results = bench_interleaved(list(artifacts), **options)
+    first = next(iter(results.values()))
+    where = first["where"]
+    samples: list[dict[str, Any]] = []
+    by_key: dict[tuple[str, str], list[tuple[list, float]]] = {key: [] for key in keys}
+    versions: dict[str, str] = {}
+    ops = {case.name: torch_ops(case.build(), case.input_shape) for case in cases}
+    for path, (case, key) in artifacts.items():
+        result = results[path]
+        versions[key[0]] = f"{result['runtime']} {result['runtime_version']}"
+        p50_us = result["summary"]["p50"] * 1e3
+        by_key[key].append((ops[case.name], p50_us))
+        samples.append({"case": case.name, "runtime": key[0], "dtype": key[1], "p50_us": round(p50_us, 3),
+                        "p95_us": round(result["summary"]["p95"] * 1e3, 3), "runs": len(result["samples_ms"])})
+    created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    models = {}
+    for (runtime, dtype), points in by_key.items():
+        basis = (f"calibrated on {where} with {versions[runtime]} at {threads} threads ({created[:10]}, "
+                 f"{len(points)} micro-benchmarks{', quick grid' if quick else ''})")
+        models[f"{runtime}-{dtype}"] = fit(points, runtime=runtime, dtype=dtype, threads=threads, basis=basis).to_json()
+    return {"schema": SCHEMA, "target": profile.name, "device": device_label(profile, device), "where": where,
+            "threads": threads, "created": created, "runtime_versions": versions, "grid": "quick" if quick else "full",
+            "models": models, "samples": samples,
+            "protocol": {**options, "inputs": "random normal"}}
+
+
+def device_label(profile: "TargetProfile", device: "Device | None") -> str:
+    """Who a calibration belongs to: the SSH host, or this machine's CPU model (VMs change hostnames)."""
+    if device is not None:
+        return device.host
+    return profile.cpu if profile.name == "host" else f"{platform.node()}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()[:80] or "device"
+
+
+def calibration_dir(profile: "TargetProfile") -> Path:
+    """$EDGEPRUNE_CALIBRATION_DIR, else a calibration/ folder next to the profile file (the host profile, which
+    has no file, uses the one next to the packaged profiles)."""
+    import os
+
+    from ..targets import targets_dir
+
+    if os.environ.get("EDGEPRUNE_CALIBRATION_DIR"):
+        return Path(os.environ["EDGEPRUNE_CALIBRATION_DIR"])
+    source = Path(profile.source)
+    return (source.parent if source.suffix == ".toml" else targets_dir()) / "calibration"
+
+
+def calibration_path(profile: "TargetProfile", device: "Device | None") -> Path:
+    return calibration_dir(profile) / f"{profile.name}--{_slug(device_label(profile, device))}.json"
+
+
+def save(document: dict[str, Any], path: Path) -> None:
+    write_json_atomic(path, document)
+
+
+def load(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the calibration ({exc})") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA or "models" not in document:
+        raise InputFileError(f"{path}: not an edgeprune calibration of schema {SCHEMA}; run `edgeprune calibrate`")
+    return document
+
+
+def latency_model(profile: "TargetProfile", runtime: str, dtype: str, threads: int,
+                  device: "Device | None" = None) -> LatencyModel:
+    """The calibrated model for this target, device, runtime and dtype when one is stored (at the same thread
+    count), else the uncalibrated one from the profile's facts."""
+    from .costmodel import uncalibrated
+
+    if (runtime, dtype) not in ARTIFACT_FILES:
+        raise ConfigError(f"no latency model for runtime {runtime!r} and dtype {dtype!r}")
+    path = calibration_path(profile, device)
+    if path.is_file():
+        document = load(path)
+        entry = document["models"].get(f"{runtime}-{dtype}")
+        if entry is not None and int(entry["threads"]) == threads:
+            return LatencyModel.from_json(entry)
+    return uncalibrated(profile, runtime, dtype, threads)

@@ -1,0 +1,158 @@
+"""The operators a model runs, as the latency model sees them: kind, MACs, tensor sizes, channels.
+
+`torch_ops(model, input_shape)` records one batch-1 forward pass at the ATen level (a TorchDispatchMode), so
+functional code (``x + y``, ``torch.flatten``) is seen as well as modules, and names each operator after the
+innermost PyTorch module running it. Batch norm and ReLU/ReLU6/clamp are recorded as `fused`: both TFLite
+converters and ONNX Runtime fold them into the convolution (or the add) before them, so they cost nothing apart.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+KINDS = ("conv", "pointwise", "depthwise", "linear", "eltwise", "pool", "copy")
+COMPUTE_KINDS = ("conv", "pointwise", "depthwise", "linear")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator of a batch-1 inference. Sizes are element counts (the dtype is the runtime's)."""
+
+    name: str  # PyTorch module name ("" for the model itself), or the artifact's operator name
+    kind: str  # one of KINDS
+    macs: int = 0
+    in_elements: int = 0  # activations read (all non-weight inputs)
+    out_elements: int = 0
+    weight_elements: int = 0
+    in_channels: int = 0
+    out_channels: int = 0
+
+    def blocked_macs(self, block: int) -> float:
+        """MACs with the output channels rounded up to the kernel's channel tile (`block`): what the runtime
+        computes when a width is not a multiple of its tile (depthwise: the channels themselves)."""
+        if not self.macs or block <= 1 or not self.out_channels:
+            return float(self.macs)
+        return self.macs * math.ceil(self.out_channels / block) * block / self.out_channels
+
+    def bytes(self, element_bytes: int) -> int:
+        return (self.in_elements + self.out_elements + self.weight_elements) * element_bytes
+
+
+def _numel(value: Any) -> int:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel()
+    if isinstance(value, (list, tuple)):
+        return sum(_numel(v) for v in value)
+    return 0
+
+
+def _first(value: Any) -> "torch.Tensor":
+    return value[0] if isinstance(value, (list, tuple)) else value
+
+
+@functools.lru_cache(maxsize=1)
+def _aten_names() -> dict[str, set[Any]]:
+    import torch
+
+    aten = torch.ops.aten
+
+    def family(*packets: Any) -> set[Any]:
+        return {overload for packet in packets for overload in (getattr(packet, n) for n in packet.overloads())}
+
+    return {
+        "fused": family(aten.relu, aten.relu_, aten.hardtanh, aten.hardtanh_, aten.clamp, aten.clamp_,
+                        aten.clamp_min, aten.clamp_min_, aten._native_batch_norm_legit_no_training,
+                        aten.native_batch_norm, aten.dropout, aten.native_dropout),
+        "eltwise": family(aten.add, aten.add_, aten.mul, aten.mul_, aten.sub, aten.div, aten.hardswish,
+                          aten.hardswish_, aten.sigmoid, aten.sigmoid_, aten.silu, aten.silu_, aten.gelu, aten.tanh,
+                          aten.hardsigmoid, aten.hardsigmoid_, aten.leaky_relu, aten.leaky_relu_, aten.elu),
+        "pool": family(aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool2d, aten.mean,
+                       aten._adaptive_avg_pool2d, aten.adaptive_max_pool2d, aten.amax),
+        "copy": family(aten.cat, aten.constant_pad_nd, aten._softmax, aten.clone),
+        "view": family(aten.view, aten._unsafe_view, aten.reshape),
+        "conv": family(aten.convolution),
+        "matmul": family(aten.addmm, aten.mm, aten.bmm),
+    }
+
+
+def _conv_op(name: str, args: tuple, out: "torch.Tensor") -> Op:
+    x, weight, groups = args[0], args[1], int(args[8])
+    out_ch, in_per_group = int(weight.shape[0]), int(weight.shape[1])
+    kernel = math.prod(weight.shape[2:])
+    if groups > 1 and groups == x.shape[1] and in_per_group == 1:
+        kind = "depthwise"
+    elif groups == 1 and kernel == 1:
+        kind = "pointwise"
+    else:
+        kind = "conv"
+    macs = out.numel() * in_per_group * kernel
+    return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch)
+
+
+def _matmul_op(name: str, func: Any, args: tuple, out: "torch.Tensor") -> Op:
+    import torch
+
+    x, w = (args[1], args[2]) if func in (torch.ops.aten.addmm.default,) else (args[0], args[1])
+    macs = out.numel() * int(x.shape[-1])
+    return Op(name, "linear", macs, x.numel(), out.numel(), w.numel(), int(x.shape[-1]), int(out.shape[-1]))
+
+
+def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op]:
+    """The operators of one batch-1 forward pass of `model` on a zero input, in execution order, each named after
+    the innermost module that ran it. The model is run as is (put it in eval mode first)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    families = _aten_names()
+    stack: list[str] = [""]
+    size = math.prod(input_shape)
+    # the input is copied into the runtime (and transposed to NHWC, or quantized) before the first operator
+    ops: list[Op] = [Op("(input)", "copy", 0, size, size, 0, int(input_shape[0]), int(input_shape[0]))]
+    parameters = {id(p) for p in model.parameters()} | {id(b) for b in model.buffers()}
+
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            out = func(*args, **(kwargs or {}))
+            name = stack[-1]
+            if func in families["conv"]:
+                ops.append(_conv_op(name, args, out))
+            elif func in families["matmul"]:
+                ops.append(_matmul_op(name, func, args, out))
+            elif func in families["fused"]:
+                pass
+            elif func in families["view"]:
+                source = args[0]
+                # flattening a feature map is a transpose in the NHWC layout TFLite and XNNPACK run in
+                if source.dim() == 4 and _first(out).dim() < 4 and math.prod(source.shape[2:]) > 1:
+                    ops.append(Op(name, "copy", 0, source.numel(), source.numel()))
+            else:
+                kind = next((k for k in ("eltwise", "pool", "copy") if func in families[k]), None)
+                if kind is not None:
+                    inputs = [a for a in args if isinstance(a, torch.Tensor) and id(a) not in parameters]
+                    result = _first(out)
+                    channels = int(result.shape[1]) if result.dim() > 1 else int(result.numel())
+                    ops.append(Op(name, kind, 0, _numel(inputs) + _numel([a for a in args if isinstance(a, list)]),
+                                  result.numel(), 0, channels, channels))
+            return out
+
+    def leave(module: Any, inputs: Any, output: Any) -> None:  # a hook that returns a value replaces the output
+        stack.pop()
+
+    handles = []
+    for module_name, module in model.named_modules():
+        handles.append(module.register_forward_pre_hook(lambda m, a, n=module_name: stack.append(n) and None))
+        handles.append(module.register_forward_hook(leave))
+    try:
+        with torch.no_grad(), Recorder():
+            model(torch.zeros((1, *input_shape)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ops

@@ -1,0 +1,127 @@
+"""`--budget-ms`: the widths the prune stage uses, searched on the latency model and confirmed by measurement.
+
+The search (latency/budget.py) aims at a goal, first the budget itself. The deployable artifact (int8, the
+profile's runtime) of a model with the chosen widths is exported and measured like the bench stage does (on the
+device when one is given, else here). When the measured percentile misses the budget, the goal is scaled by
+budget / measured and the search runs again; when it lands well under the budget (a pessimistic prediction), the
+goal is raised the same way so that no accuracy is given away. The widest measured fit is kept. Latency depends
+on shapes only, so this runs before distillation, on copies shaped like the student.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BudgetError
+from ..pipeline import BuildContext
+from ..report.summary import PRIMARY_ARTIFACT
+from . import common
+from .bench import BENCH_INPUT_SAMPLES, device, host_threads
+
+if TYPE_CHECKING:
+    import torch
+
+ATTEMPTS = 3
+SAFETY = 0.95  # aim 5 % under the budget, so that the bench stage's own measurement stays within it
+CLOSE_ENOUGH = 0.9  # a fit measured under 90 % of the aim is retried with a wider goal
+
+
+def config(ctx: BuildContext) -> dict[str, Any]:
+    """What the widths depend on, for the prune stage's record."""
+    cfg = ctx.config
+    return {"budget_ms": cfg.budget_ms, "percentile": cfg.budget_percentile, "latency_model": _latency(ctx).to_json(),
+            "threads": host_threads(ctx), "runs": cfg.bench_runs, "warmup": cfg.bench_warmup,
+            "rounds": cfg.bench_rounds, "min_seconds": cfg.bench_min_seconds,
+            "where": (dev.host if (dev := device(ctx)) else "host")}
+
+
+def _latency(ctx: BuildContext) -> Any:
+    from ..latency.calibration import latency_model
+
+    return latency_model(ctx.target, ctx.target.runtime, "int8", host_threads(ctx), device(ctx))
+
+
+def _measure(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[str, Any]:
+    """Export the deployable int8 artifact of `model` and measure it as the bench stage would."""
+    import torch
+
+    from ..bench.fleet import bench_on_device
+    from ..bench.local import bench_interleaved
+    from ..export.onnx import export_onnx
+    from ..export.quantize import quantize_onnx_int8
+    from ..export.tflite import export_tflite_int8
+
+    cfg, data = ctx.config, common.data(ctx)
+    example = torch.from_numpy(data.x_test[:1].copy())
+    calibration = data.calibration(cfg.calibration_samples, seed=cfg.seed)
+    path = folder / PRIMARY_ARTIFACT[ctx.target.runtime]
+    if path.suffix == ".tflite":
+        export_tflite_int8(model, example, path, calibration)
+    else:
+        export_onnx(model, example, folder / "model.onnx", opset=ctx.target.onnx_opset)
+        quantize_onnx_int8(folder / "model.onnx", path, calibration, activations=ctx.target.int8_activations,
+                           method=cfg.calibration_method, reduce_range=ctx.target.int8_reduce_range)
+    options = dict(rounds=cfg.bench_rounds, threads=host_threads(ctx), warmup=cfg.bench_warmup, runs=cfg.bench_runs,
+                   min_seconds=cfg.bench_min_seconds, inputs=data.x_test[:BENCH_INPUT_SAMPLES])
+    dev = device(ctx)
+    results = (bench_on_device(dev, [path], trust_new_host=cfg.trust_new_host, **options) if dev
+               else bench_interleaved([path], **options))
+    return results[path]
+
+
+def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module", example: "torch.Tensor") -> tuple[dict[str, float], dict[str, Any]]:
+    """Layer ratios meeting the budget, and the record of how they were found (every attempt, predicted and
+    measured); BudgetError when no allowed widths meet it."""
+    from ..latency.budget import search, shaped
+
+    cfg = ctx.config
+    budget, key = float(cfg.budget_ms), cfg.budget_percentile
+    latency = _latency(ctx)
+    log = ctx.progress.log
+    options = dict(round_to=ctx.target.channel_multiple, importance=cfg.importance, ignore=cfg.ignore_layers,
+                   max_layer_ratio=cfg.max_layer_ratio)
+    attempts: list[dict[str, Any]] = []
+    best: tuple[tuple[bool, float], Any, dict[str, Any]] | None = None
+    aim = goal = budget * SAFETY
+    with tempfile.TemporaryDirectory(prefix="edgeprune-budget-") as tmp:
+        for attempt in range(1, ATTEMPTS + 1):
+            folder = Path(tmp) / f"attempt{attempt}"
+            folder.mkdir()
+            try:
+                result = search(teacher, example, latency, goal, progress=log, **options)
+            except BudgetError as exc:  # predicted unreachable: measure the narrowest widths before giving up
+                result = exc.result
+            measured = _measure(ctx, shaped(teacher, example, result.widths_kept()), folder)
+            value = measured["summary"][key]
+            attempts.append({"goal_ms": round(goal, 5), "predicted_ms": round(result.predicted_ms, 5),
+                             f"measured_{key}_ms": round(value, 5),
+                             "widths": {root: list(w) for root, w in result.widths.items()}})
+            log(f"[budget] attempt {attempt}: predicted {result.predicted_ms:.4f} ms, measured {key} {value:.4f} ms "
+                f"(budget {budget:g} ms)")
+            if result.predicted_ms > goal and value > budget:  # the narrowest widths allowed, measured
+                raise BudgetError(
+                    f"latency budget {budget:g} ms ({key}) cannot be met: the best achievable is {value:.4f} ms "
+                    f"measured on {measured['where']} ({measured['runtime']} {measured['runtime_version']}, "
+                    f"{host_threads(ctx)} threads) at the narrowest widths allowed (multiples of {result.step}; "
+                    f"predicted {result.predicted_ms:.4f} ms); raise the budget or allow narrower layers "
+                    "(--max-layer-ratio, --ignore-layers)")
+            rank = (value <= aim, value)  # under the aim first, then the widest (slowest) fit
+            if value <= budget and (best is None or rank > best[0]):
+                best = (rank, result, measured["summary"])
+            if aim * CLOSE_ENOUGH <= value <= aim or (value <= aim and not result.trace):
+                break  # close to the aim, or unpruned and already within it
+            goal *= aim / value
+    if best is None:
+        raise BudgetError(f"latency budget {budget:g} ms ({key}) not met after {ATTEMPTS} attempts: measured "
+                          + ", ".join(f"{a[f'measured_{key}_ms']:g}" for a in attempts)
+                          + f" ms on this {'device' if device(ctx) else 'machine'}; the latency model "
+                          f"({'calibrated' if latency.calibrated else 'uncalibrated'}) may be off: run "
+                          f"`edgeprune calibrate --target {ctx.target.name}`")
+    _, result, summary = best
+    record = {"budget_ms": budget, "percentile": key, "step": result.step,
+              "latency_model": latency.basis, "calibrated": latency.calibrated,
+              "unpruned_predicted_ms": round(result.unpruned_ms, 5), "predicted_ms": round(result.predicted_ms, 5),
+              "measured": {k: summary[k] for k in ("p50", "p95", "p95_ci")}, "attempts": attempts,
+              "search": result.trace}
+    return result.layer_ratios(), record

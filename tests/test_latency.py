@@ -1,0 +1,117 @@
+"""The latency model: operator extraction, the fit, uncalibrated estimates, and the budget search."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from edgeprune.errors import BudgetError
+from edgeprune.latency.calibration import grid
+from edgeprune.latency.budget import search, shaped, width_step
+from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, uncalibrated
+from edgeprune.latency.ops import Op, torch_ops
+from edgeprune.latency.predict import layer_latency_table, predict_model
+from edgeprune.models.example import example_net
+from edgeprune.targets import load_target
+
+
+@pytest.fixture(autouse=True)
+def _threads(one_torch_thread: None) -> None:
+    pass
+
+
+def test_torch_ops_names_kinds_and_macs_of_the_example() -> None:
+    model = example_net().eval()
+    ops = torch_ops(model, (1, 28, 28))
+    by_name = {op.name: op for op in ops}
+    assert ops[0] == Op("(input)", "copy", 0, 784, 784, 0, 1, 1)
+    assert by_name["features.0"].kind == "conv" and by_name["features.0"].out_channels == 32
+    assert by_name["features.3.body.0"].kind == "depthwise"
+    assert by_name["features.3.body.3"].kind == "pointwise"
+    assert by_name["features.3"].kind == "eltwise"  # the residual add, named after the block that does it
+    assert by_name["classifier"].kind == "linear" and by_name["classifier"].macs == 96 * 10
+    assert by_name["pool"].kind == "pool"
+    assert not any(name.endswith((".1", ".2")) and op.kind != "eltwise" for name, op in by_name.items()
+                   if name.startswith("features.") and name.count(".") == 1)  # BN / ReLU modules: folded away
+    # conv/linear multiply-accumulates agree with torch's own flop counter (2 FLOPs per MAC)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 1, 28, 28))
+    assert sum(op.macs for op in ops) * 2 == counter.get_total_flops()
+
+
+def test_blocked_macs_round_output_channels_up_to_the_tile() -> None:
+    op = Op("x", "pointwise", macs=20 * 100, in_channels=100, out_channels=20)
+    assert op.blocked_macs(1) == 2000
+    assert op.blocked_macs(8) == pytest.approx(2000 * 24 / 20)
+    assert op.blocked_macs(16) == pytest.approx(2000 * 32 / 20)
+
+
+def test_fit_recovers_known_coefficients_and_the_channel_tile() -> None:
+    truth = np.zeros(len(COLUMNS))
+    truth[0] = 7.0
+    for i, (group, kind) in enumerate(COLUMNS[1:], 1):
+        truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb": 3.0}[group] * (1 + 0.1 * (i % 3))
+    true_model = LatencyModel("tflite", "int8", 1, 8, tuple(truth), "synthetic")
+    cases = [torch_ops(case.build(), case.input_shape) for case in grid()]  # the calibration's micro-benchmarks
+    samples = [(ops, true_model.predict_us(ops)) for ops in cases]
+    fitted = fit(samples, runtime="tflite", dtype="int8", threads=1, basis="test")
+    assert fitted.block == 8
+    assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
+    for ops, us in samples:
+        assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
+    assert LatencyModel.from_json(fitted.to_json()) == fitted
+
+
+def test_uncalibrated_estimates_follow_the_profiles_facts() -> None:
+    rpi4, rpi5 = load_target("rpi4"), load_target("rpi5")
+    model = example_net().eval()
+    slow = predict_model(model, (1, 28, 28), uncalibrated(rpi4, "tflite", "fp32", 4))
+    fast = predict_model(model, (1, 28, 28), uncalibrated(rpi5, "tflite", "fp32", 4))
+    one_thread = predict_model(model, (1, 28, 28), uncalibrated(rpi4, "tflite", "fp32", 1))
+    int8 = predict_model(model, (1, 28, 28), uncalibrated(rpi4, "tflite", "int8", 4))
+    assert fast.total_ms < slow.total_ms < one_thread.total_ms
+    assert int8.total_ms < slow.total_ms
+    assert not slow.model.calibrated and "uncalibrated estimate from the rpi4 profile" in slow.model.basis
+    assert slow.metric()["source"] == "estimated"
+    assert sum(slow.by_layer().values()) + slow.overhead_ms == pytest.approx(slow.total_ms)
+    narrow = predict_model(example_net(width=0.5).eval(), (1, 28, 28), uncalibrated(rpi4, "tflite", "fp32", 4))
+    assert narrow.total_ms < slow.total_ms
+
+
+def test_layer_latency_table_maps_costs_to_module_names() -> None:
+    latency = uncalibrated(load_target("rpi4"), "tflite", "int8", 4)
+    table = layer_latency_table(example_net().eval(), example_net(width=0.5).eval(), (1, 28, 28), latency)
+    rows = {row["name"]: row for row in table["rows"]}
+    assert rows["features.7.body.0"]["student_ms"] < rows["features.7.body.0"]["teacher_ms"]
+    assert table["student_ms"] < table["teacher_ms"] and table["source"] == "estimated"
+
+
+def test_width_step_snaps_to_the_tile_only_when_it_is_a_multiple() -> None:
+    assert width_step(8, 16) == 16
+    assert width_step(8, 12) == 8
+    assert width_step(8, 4) == 8
+    assert width_step(1, 1) == 1
+
+
+def test_budget_search_meets_the_predicted_budget_with_allowed_widths() -> None:
+    latency = uncalibrated(load_target("rpi4"), "tflite", "int8", 4)
+    model, example = example_net().eval(), torch.zeros(1, 1, 28, 28)
+    full = predict_model(model, (1, 28, 28), latency).total_ms
+    result = search(model, example, latency, 0.7 * full, round_to=8)
+    assert result.predicted_ms <= 0.7 * full < result.unpruned_ms
+    assert result.trace and all(kept % 8 == 0 and 8 <= kept <= before for before, kept in result.widths.values())
+    narrowed = shaped(model, example, result.widths_kept())
+    assert predict_model(narrowed, (1, 28, 28), latency).total_ms == pytest.approx(result.predicted_ms)
+    assert narrowed(example).shape == (1, 10)
+    # the classifier's output width is never touched, and ratios are what prune() takes
+    assert all(0 < r < 1 for r in result.layer_ratios().values())
+
+
+def test_budget_search_refuses_an_unreachable_budget_with_the_best_latency() -> None:
+    latency = uncalibrated(load_target("rpi4"), "tflite", "int8", 4)
+    with pytest.raises(BudgetError, match=r"cannot be met: the best achievable is \d+\.\d+ ms") as info:
+        search(example_net().eval(), torch.zeros(1, 1, 28, 28), latency, 1e-6, round_to=8, max_layer_ratio=0.5)
+    narrowest = info.value.result
+    assert all(kept == before // 2 for before, kept in narrowest.widths.values())  # max-layer-ratio 0.5 floors
