@@ -165,8 +165,19 @@ def targets(name: str | None) -> None:
             profile = load_target(target)
             click.echo(f"{target:16} {profile.description}")
         return
-    for key, value in load_target(name).to_dict().items():
+    profile = load_target(name)
+    for key, value in profile.to_dict().items():
         click.echo(f"{key:22} {value}")
+    from .latency.calibration import find_calibration, load
+
+    stored = find_calibration(profile)
+    if stored is None:
+        click.echo(f"{'latency calibration':22} none: estimates come from the profile's facts "
+                   f"(`edgeprune calibrate --target {name}`)")
+    else:
+        document = load(stored)
+        click.echo(f"{'latency calibration':22} {stored}: {document['where']}, {document['threads']} threads, "
+                   f"{document['created']}, {', '.join(document['runtime_versions'].values())}")
 
 
 def _cpus(value: str | None) -> tuple[int, ...] | None:
@@ -444,8 +455,9 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
               help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runtimes", default="tflite,onnxruntime", show_default=True,
               help="Comma-separated runtimes to calibrate (each in fp32 and int8).")
-@click.option("--quick", is_flag=True, help="7 micro-benchmarks instead of about 50: a coarse fit, for smoke tests.")
-@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--quick", is_flag=True, help="8 micro-benchmarks instead of 67: a coarse fit, for smoke tests.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Fresh processes per artifact; the fit uses the fastest round's median.")
 @click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Calibration file to write [calibration/TARGET--DEVICE.json next to the profile, or in "
@@ -464,7 +476,7 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     chosen = [r.strip() for r in runtimes.split(",") if r.strip()]
     unknown = [r for r in chosen if r not in RUNTIMES]
     if unknown or not chosen:
-        raise ConfigError(f"--runtimes: unknown runtime {unknown[0] if unknown else runtimes!r}; "
+        raise ConfigError(f"--runtimes: unknown runtime {(unknown or [runtimes])[0]!r}; "
                           f"known: {', '.join(RUNTIMES)}")
     device = device_for(host or profile.ssh.host, profile, python=remote_python) if host or profile.ssh.host else None
     if device is None and profile.name != "host":

@@ -211,7 +211,7 @@ def check_combinations(values: Mapping[str, Any], where: str) -> None:
     if get("budget_ms") is not None and "prune_ratio" in values:
         raise ConfigError(f"{where}: give either 'prune-ratio' or 'budget-ms' (the budget chooses the widths), not both")
     if get("budget_ms") is not None and (get("prune_mode") != "structured" or get("global_pruning")
-                                         or get("layer_ratios") or get("prune_steps") > 1):
+                                         or values.get("layer_ratios") or get("prune_steps") > 1):
         raise ConfigError(f"{where}: 'budget-ms' chooses per-layer widths itself: it cannot be combined with "
                           "'prune-mode = unstructured', 'global-pruning', 'layer-ratios' or 'prune-steps' > 1")
     if get("early_stopping") and not get("validation_split"):

@@ -59,3 +59,16 @@ def test_invalid_toml_is_a_config_error(tmp_path):
     path.write_text("target = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(str(path))
+
+
+@pytest.mark.parametrize("flags, needle", [
+    ({"budget_ms": 5.0, "prune_ratio": 0.3}, "give either 'prune-ratio' or 'budget-ms'"),
+    ({"budget_ms": 5.0, "global_pruning": True}, "'budget-ms' chooses per-layer widths itself"),
+    ({"budget_ms": 5.0, "prune_steps": 2}, "'budget-ms' chooses per-layer widths itself"),
+    ({"budget_ms": 0.0}, "'budget-ms' must be > 0"),
+    ({"budget_ms": 5.0, "budget_percentile": "p90"}, "'budget-percentile' must be one of p95, p50"),
+])
+def test_budget_settings_are_checked(tmp_path, flags, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(overrides=flags, cwd=tmp_path)
+    assert load_config(overrides={"budget_ms": 5.0, "budget_percentile": "p50"}, cwd=tmp_path).budget_ms == 5.0

@@ -25,7 +25,7 @@ def test_torch_ops_names_kinds_and_macs_of_the_example() -> None:
     ops = torch_ops(model, (1, 28, 28))
     by_name = {op.name: op for op in ops}
     assert ops[0] == Op("(input)", "copy", 0, 784, 784, 0, 1, 1)
-    assert by_name["features.0"].kind == "conv" and by_name["features.0"].out_channels == 32
+    assert by_name["features.0"].kind == "stem" and by_name["features.0"].out_channels == 32
     assert by_name["features.3.body.0"].kind == "depthwise"
     assert by_name["features.3.body.3"].kind == "pointwise"
     assert by_name["features.3"].kind == "eltwise"  # the residual add, named after the block that does it
@@ -52,7 +52,7 @@ def test_fit_recovers_known_coefficients_and_the_channel_tile() -> None:
     truth = np.zeros(len(COLUMNS))
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
-        truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb": 3.0}[group] * (1 + 0.1 * (i % 3))
+        truth[i] = {"per_op": 0.8, "per_mmac": 40.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
     true_model = LatencyModel("tflite", "int8", 1, 8, tuple(truth), "synthetic")
     cases = [torch_ops(case.build(), case.input_shape) for case in grid()]  # the calibration's micro-benchmarks
     samples = [(ops, true_model.predict_us(ops)) for ops in cases]

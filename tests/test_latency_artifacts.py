@@ -112,12 +112,12 @@ def test_onnx_ops_are_torch_ops_under_module_names(exported, artifact):
     assert [replace(o, name=module_name(o.name)) for o in ops[1:]] == exported["torch"][1:]
 
 
-def test_tflite_stem_with_one_input_channel_is_a_conv(exported):
-    """litert-torch writes a 1-input-channel conv as DEPTHWISE_CONV_2D with a multiplier: still a "conv"."""
+def test_tflite_stem_with_one_input_channel_is_a_stem(exported):
+    """litert-torch writes a 1-input-channel conv as DEPTHWISE_CONV_2D with a multiplier: still a "stem", as in torch."""
     if exported["name"] != "example":
         pytest.skip("only example_net has a 1-channel input")
     first = next(o for o in artifact_ops(exported["folder"] / "model.tflite") if o.macs)
-    assert first.name.startswith("DEPTHWISE_CONV_2D#") and first.kind == "conv"
+    assert first.name.startswith("DEPTHWISE_CONV_2D#") and first.kind == "stem"
     assert (first.in_channels, first.out_channels) == (1, exported["torch"][1].out_channels)
 
 

@@ -11,9 +11,8 @@ weights). The conventions are those of `edgeprune.latency.ops.torch_ops`, so tha
   H*W > 1, which is one "copy" (channels 0, as in torch_ops).
 - An op whose inputs are all constant (weight DequantizeLinear, fp16-weight DEQUANTIZE, Identity of a shared
   bias, shape arithmetic) is folded when the model loads: free, and its result counts as a weight.
-- Convolutions are classified by torch's rule (groups > 1 == input channels and one input channel per group:
-  depthwise; groups == 1 and a 1x1 kernel: pointwise; else conv), so litert-torch's DEPTHWISE_CONV_2D for a
-  1-input-channel stem conv is a "conv", as its PyTorch module is. MACs = output elements * kernel area *
+- Convolutions are classified by torch_ops' rule (`ops.conv_kind`), so litert-torch's DEPTHWISE_CONV_2D for a
+  1-input-channel stem conv is a "stem", as its PyTorch module is. MACs = output elements * kernel area *
   input channels per group (linear: output elements * reduced dimension), exactly as torch_ops counts them.
 - An operator this module does not know is a "copy" of its tensor sizes (it moves data at least once).
 
@@ -35,7 +34,7 @@ from typing import Any, Sequence
 
 from edgeprune.errors import ConfigError, InputFileError
 from edgeprune.export.localize import module_name
-from edgeprune.latency.ops import Op
+from edgeprune.latency.ops import Op, conv_kind
 
 __all__ = ["SUFFIXES", "artifact_ops", "module_name"]
 
@@ -72,15 +71,6 @@ def _unreadable(path: Path, what: str, exc: BaseException) -> InputFileError:
 
 def _numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
-
-
-def _conv_kind(groups: int, in_channels: int, in_per_group: int, kernel: int) -> str:
-    """torch_ops' rule, so an artifact's convs get the kinds of the PyTorch convs they came from."""
-    if groups > 1 and groups == in_channels and in_per_group == 1:
-        return "depthwise"
-    if groups == 1 and kernel == 1:
-        return "pointwise"
-    return "conv"
 
 
 def _data_op(name: str, kind: str, inputs: list[Shape], out: Shape, channels_last: bool) -> Op:
@@ -191,7 +181,7 @@ def _tflite_conv(name: str, kind_name: str, x: Shape, w: Shape, out: Shape) -> O
     in_channels, kernel = x[3], w[1] * w[2]
     in_per_group = 1 if kind_name == "DEPTHWISE_CONV_2D" else w[3]
     groups = in_channels // in_per_group
-    kind = _conv_kind(groups, in_channels, in_per_group, kernel)
+    kind = conv_kind(groups, in_channels, in_per_group, kernel)
     return Op(name, kind, _numel(out) * kernel * in_per_group, _numel(x), _numel(out), _numel(w), in_channels,
               out[3])
 
@@ -335,7 +325,7 @@ def _attribute(node: Any, key: str, default: int) -> int:
 def _onnx_conv(node: Any, name: str, x: Shape, w: Shape, out: Shape) -> Op:
     """Weights are [O, I/groups, k...] (NCHW)."""
     groups, in_per_group, kernel = _attribute(node, "group", 1), w[1], _numel(w[2:])
-    kind = _conv_kind(groups, x[1], in_per_group, kernel)
+    kind = conv_kind(groups, x[1], in_per_group, kernel)
     return Op(name, kind, _numel(out) * in_per_group * kernel, _numel(x), _numel(out), _numel(w), x[1], w[0])
 
 

@@ -3,7 +3,7 @@
 For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operator of kind k costs
 
     per_op[k] + per_mmac[k] * MACs (output channels rounded up to the kernel's channel tile) / 1e6
-              + per_mb[k] * bytes of activations and weights / 1e6
+              + per_mb_in[k] * MB read + per_mb_out[k] * MB written + per_mb_weights[k] * MB of weights
 
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
 microseconds. Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
@@ -21,13 +21,17 @@ from .ops import COMPUTE_KINDS, KINDS, Op
 
 ELEMENT_BYTES = {"fp32": 4, "int8": 1}
 BLOCKS = (1, 4, 8, 16, 32)
+# The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
+# channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
-    + tuple(("per_mb", k) for k in KINDS)
+    + tuple(("per_mb_in", k) for k in KINDS) + tuple(("per_mb_out", k) for k in KINDS) \
+    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS)
+_INDEX = {column: i for i, column in enumerate(COLUMNS)}
 
 # Uncalibrated guesses, stated so that the estimate can be argued with: the share of the profile's peak compute a
 # batch-1 kernel reaches (direct/implicit-GEMM convs do best, depthwise and matrix-vector products are bound by
 # loads), and fixed costs in CPU cycles (an XNNPACK operator call, an interpreter invoke with input/output copies).
-EFFICIENCY = {"conv": 0.5, "pointwise": 0.5, "depthwise": 0.15, "linear": 0.25}
+EFFICIENCY = {"conv": 0.5, "stem": 0.2, "pointwise": 0.5, "depthwise": 0.15, "linear": 0.25}
 OP_CYCLES = 2_000
 INVOKE_CYCLES = 15_000
 
@@ -68,11 +72,14 @@ class LatencyModel:
 
 
 def op_features(op: Op, block: int, dtype: str) -> np.ndarray:
+    size = ELEMENT_BYTES[dtype] / 1e6
     row = np.zeros(len(COLUMNS))
-    row[COLUMNS.index(("per_op", op.kind))] = 1.0
+    row[_INDEX["per_op", op.kind]] = 1.0
+    row[_INDEX["per_mb_in", op.kind]] = op.in_elements * size
+    row[_INDEX["per_mb_out", op.kind]] = op.out_elements * size
     if op.kind in COMPUTE_KINDS:
-        row[COLUMNS.index(("per_mmac", op.kind))] = op.blocked_macs(block) / 1e6
-    row[COLUMNS.index(("per_mb", op.kind))] = op.bytes(ELEMENT_BYTES[dtype]) / 1e6
+        row[_INDEX["per_mmac", op.kind]] = op.blocked_macs(block) / 1e6
+        row[_INDEX["per_mb_weights", op.kind]] = op.weight_elements * size
     return row
 
 
@@ -93,11 +100,12 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
     theta = np.zeros(len(COLUMNS))
     theta[0] = INVOKE_CYCLES / (profile.clock_ghz * 1e3)
     for kind in KINDS:
-        theta[COLUMNS.index(("per_op", kind))] = OP_CYCLES / (profile.clock_ghz * 1e3)
+        theta[_INDEX["per_op", kind]] = OP_CYCLES / (profile.clock_ghz * 1e3)
         if kind in COMPUTE_KINDS:
-            theta[COLUMNS.index(("per_mmac", kind))] = 1e6 / (macs_per_us * EFFICIENCY[kind])
-        if kind not in COMPUTE_KINDS or kind == "linear":  # streaming ops (and matrix-vector) wait on memory
-            theta[COLUMNS.index(("per_mb", kind))] = us_per_mb
+            theta[_INDEX["per_mmac", kind]] = 1e6 / (macs_per_us * EFFICIENCY[kind])
+        else:  # streaming ops wait on memory
+            theta[_INDEX["per_mb_in", kind]] = theta[_INDEX["per_mb_out", kind]] = us_per_mb
+    theta[_INDEX["per_mb_weights", "linear"]] = us_per_mb  # a matrix-vector product streams its weights once
     basis = (f"uncalibrated estimate from the {profile.name} profile: {profile.peak_gflops_fp32:g} GFLOP/s fp32 / "
              f"{profile.peak_gops_int8:g} GOP/s int8 peak x {threads}/{profile.cores} cores x efficiency "
              f"({', '.join(f'{k} {v:g}' for k, v in EFFICIENCY.items())}), {profile.memory_bandwidth_gbs:g} GB/s for "

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-KINDS = ("conv", "pointwise", "depthwise", "linear", "eltwise", "pool", "copy")
-COMPUTE_KINDS = ("conv", "pointwise", "depthwise", "linear")
+KINDS = ("conv", "stem", "pointwise", "depthwise", "linear", "eltwise", "pool", "copy")
+COMPUTE_KINDS = ("conv", "stem", "pointwise", "depthwise", "linear")
+STEM_CHANNELS = 4  # a full conv reading at most this many channels (an image's first layer) runs other kernels
 
 
 @dataclass(frozen=True)
@@ -82,16 +83,23 @@ def _aten_names() -> dict[str, set[Any]]:
     }
 
 
+def conv_kind(groups: int, in_channels: int, in_per_group: int, kernel: int) -> str:
+    """depthwise (one input channel per group), pointwise (1x1), stem (few input channels: XNNPACK and TFLite
+    lower it differently, litert-torch even as a depthwise conv with a channel multiplier) or conv."""
+    if groups > 1 and groups == in_channels and in_per_group == 1:
+        return "depthwise"
+    if groups == 1 and kernel == 1:
+        return "pointwise"
+    if groups == 1 and in_channels <= STEM_CHANNELS:
+        return "stem"
+    return "conv"
+
+
 def _conv_op(name: str, args: tuple, out: "torch.Tensor") -> Op:
     x, weight, groups = args[0], args[1], int(args[8])
     out_ch, in_per_group = int(weight.shape[0]), int(weight.shape[1])
     kernel = math.prod(weight.shape[2:])
-    if groups > 1 and groups == x.shape[1] and in_per_group == 1:
-        kind = "depthwise"
-    elif groups == 1 and kernel == 1:
-        kind = "pointwise"
-    else:
-        kind = "conv"
+    kind = conv_kind(groups, int(x.shape[1]), in_per_group, kernel)
     macs = out.numel() * in_per_group * kernel
     return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch)
 

@@ -1,0 +1,131 @@
+"""Latency-aware widths vs uniform pruning at the same measured latency, after the same distillation.
+
+Fashion-MNIST, the cached example teacher, the `host` target (its deployable artifact: int8 ONNX Runtime; its
+stored calibration when there is one). First the unpruned and the narrowest allowed widths are measured, and the
+budgets are set between them (--fractions of the way from the narrowest to the unpruned latency, or --budgets in ms).
+For each budget:
+- latency-aware: the build's budget search (stages/budget.py: predicted widths, confirmed and adjusted by
+  measurement);
+- uniform: the same ratio for every group, the smallest ratio (widest model) whose measured latency is within
+  the budget, found by measuring ratios in steps of --ratio-step;
+then both are distilled with the build's settings for --epochs, same seeds, evaluated on the test split, and their
+deployable artifacts measured again (3 interleaved rounds, fresh process each, as the bench stage does).
+
+    python benchmarks/budget.py [--fractions 0.75,0.5,0.25] [--epochs 4] [--seeds 0]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from edgeprune.config import BuildConfig
+from edgeprune.distill.trainer import TrainSettings, evaluate, train
+from edgeprune.errors import BudgetError
+from edgeprune.latency.budget import search, shaped
+from edgeprune.pipeline import open_context, run_stages
+from edgeprune.progress import Progress
+from edgeprune.pruning import prune
+from edgeprune.stages import budget as budget_stage
+from edgeprune.stages.common import prepare, teacher as load_teacher
+from edgeprune.stages.teacher import TEACHER
+from edgeprune.targets import load_target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fractions", default="0.75,0.5,0.25")
+    parser.add_argument("--budgets", default=None, help="budgets in ms (overrides --fractions)")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--ratio-step", type=float, default=0.05)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        config = BuildConfig(out=out, target="host", threads=args.threads, budget_ms=1.0, bench_rounds=3)
+        ctx = open_context(config, load_target("host"), Progress(enabled=False))
+        prepare(ctx)
+        run_stages(ctx, [TEACHER])
+        teacher = load_teacher(ctx)
+        data = ctx.cache["data"]
+        example = torch.zeros((1, *data.input_shape))
+        latency = budget_stage._latency(ctx)
+        options = dict(round_to=ctx.target.channel_multiple, importance=config.importance)
+        folder = Path(out) / "measure"
+
+        def measure(model: torch.nn.Module) -> float:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            return budget_stage._measure(ctx, model, folder)["summary"]["p95"]
+
+        unpruned = measure(teacher)
+        try:
+            search(teacher, example, latency, 0.0, **options)
+        except BudgetError as exc:
+            narrowest_model = shaped(teacher, example, exc.result.widths_kept())
+        narrowest = measure(narrowest_model)
+        budgets = ([float(b) for b in args.budgets.split(",")] if args.budgets else
+                   [round(narrowest + float(f) * (unpruned - narrowest), 4) for f in args.fractions.split(",")])
+        print(f"deployable artifact p95: unpruned {unpruned:.4f} ms, narrowest allowed {narrowest:.4f} ms; "
+              f"budgets {budgets} ms; latency model: {latency.basis}", flush=True)
+
+        rows = []
+        for budget in budgets:
+            ctx.config = BuildConfig(**{**config.to_dict(), "budget_ms": budget})
+            start = time.perf_counter()
+            ratios, record = budget_stage.choose_widths(ctx, teacher, example)
+            aware = prune(teacher, example, ratio=0.0, layer_ratios=ratios, **options).model
+            search_s = time.perf_counter() - start
+            uniform, ratio = None, 0.0
+            while ratio < 0.95:  # the widest uniform pruning within the budget
+                candidate = prune(teacher, example, ratio=ratio, **options).model
+                if measure(candidate) <= budget:
+                    uniform = candidate
+                    break
+                ratio = round(ratio + args.ratio_step, 4)
+            for method, model, detail in (("latency-aware", aware, f"search {search_s:.0f} s, "
+                                           f"{len(record['attempts'])} measured attempt(s)"),
+                                          ("uniform", uniform, f"ratio {ratio:g}")):
+                if model is None:
+                    rows.append((budget, method, "no uniform ratio meets the budget", None, None, [], None))
+                    continue
+                accs = []
+                for seed in (int(s) for s in args.seeds.split(",")):
+                    student = copy.deepcopy(model)
+                    train(student, data, TrainSettings(epochs=args.epochs, seed=seed), teacher=teacher)
+                    accs.append(evaluate(student, data.x_test, data.y_test))
+                widths = list(_widths(model).values())
+                rows.append((budget, method, detail, widths, sum(p.numel() for p in model.parameters()), accs,
+                             measure(model)))
+                print(rows[-1], flush=True)
+    _print(rows, args)
+
+
+def _widths(model: torch.nn.Module) -> dict[str, int]:
+    return {name: m.out_channels for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+
+
+def _print(rows: list[tuple], args: argparse.Namespace) -> None:
+    print(f"\n{args.epochs} distillation epochs (the build's KD settings), seeds {args.seeds}; latency: p95 of the "
+          f"deployable int8 ONNX Runtime artifact, {args.threads} thread(s), 3 interleaved rounds on this machine.\n")
+    print("| budget ms | widths chosen by | how | conv widths | params | measured p95 ms | accuracy mean ± sd |")
+    print("|---:|---|---|---|---:|---:|---:|")
+    for budget, method, detail, widths, params, accs, p95 in rows:
+        if not accs:
+            print(f"| {budget:g} | {method} | {detail} | | | | |")
+            continue
+        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        print(f"| {budget:g} | {method} | {detail} | {widths} | {params:,} | {p95:.4f} | "
+              f"{100 * statistics.mean(accs):.2f} ± {100 * sd:.2f} % |")
+
+
+if __name__ == "__main__":
+    main()

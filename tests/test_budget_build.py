@@ -1,0 +1,73 @@
+"""`edgeprune build --target host --budget-ms X`: the widths are searched, measured, and meet X as measured.
+
+A Fashion-MNIST subset (2,000 / 500 images) keeps training short; latency is that of the full 28x28 example model.
+Slow: each build exports and measures real artifacts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    from edgeprune.data import load_data
+
+    root = tmp_path_factory.mktemp("budget")
+    data = load_data("fashion-mnist")
+    np.savez(root / "fmnist.npz", x_train=data.x_train[:2000], y_train=data.y_train[:2000],
+             x_test=data.x_test[:500], y_test=data.y_test[:500])
+    (root / "edgeprune.toml").write_text("bench-runs = 60\nbench-warmup = 10\nbench-rounds = 2\n"
+                                         "bench-min-seconds = 0.2\nteacher-epochs = 1\ndistill-epochs = 1\n")
+    env = {**os.environ, "EDGEPRUNE_CACHE": str(root / "cache"), "EDGEPRUNE_CALIBRATION_DIR": str(root / "none")}
+    return {"root": root, "env": env}
+
+
+def _build(setup: dict, *args: str) -> "subprocess.CompletedProcess":  # noqa: F821
+    root = setup["root"]
+    return run_cli("build", "--target", "host", "--data", f"npz:{root / 'fmnist.npz'}", "--threads", "1",
+                   "--out", str(root / "out"), "--quiet", *args, cwd=root, env=setup["env"])
+
+
+def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
+    proc = _build(setup, "--budget-ms", "0.0001")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    found = re.search(r"latency budget 0\.0001 ms \(p95\) cannot be met: the best achievable is (\d+\.\d+) ms "
+                      r"measured on host .* at the narrowest widths allowed", lines[0])
+    assert found, lines[0]
+    narrowest = float(found.group(1))
+
+    budget = round(1.5 * narrowest, 4)
+    proc = _build(setup, "--budget-ms", str(budget), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((setup["root"] / "out" / "report.json").read_text())
+    record = report["models"]["pruned"]["budget"]
+    assert record["budget_ms"] == budget and record["percentile"] == "p95" and not record["calibrated"]
+    assert record["measured"]["p95"] <= budget  # what the search measured for the widths it kept
+    assert 1 <= len(record["attempts"]) <= 3
+    # the widths the search chose are the student's, at multiples of the host's channel multiple
+    widths = report["models"]["pruned"]["widths"]
+    multiple = report["target"]["channel_multiple"]
+    assert any(after < before for before, after in widths.values()) or not record["search"]
+    assert all(after == before or after % multiple == 0 for before, after in widths.values())
+    # the bench stage measures the distilled student's deployable artifact again; its median is within the budget
+    summary = report["summary"]
+    assert summary["artifact"] == "model.int8.onnx" and summary["latency_ms"]["p50"] <= budget
+    latency_layers = report["models"]["pruned"]["latency_layers"]
+    assert latency_layers["source"] == "estimated" and latency_layers["student_ms"] <= latency_layers["teacher_ms"]
+    markdown = (setup["root"] / "out" / "report.md").read_text()
+    assert f"Latency budget: p95 <= {budget:g} ms" in markdown and "Latency per layer, predicted for onnxruntime int8" in markdown
+
+    proc = _build(setup, "--budget-ms", "1", "--prune-ratio", "0.3")
+    assert proc.returncode == 1 and "give either 'prune-ratio' or 'budget-ms'" in proc.stderr
