@@ -1,8 +1,11 @@
 """Latency-aware widths vs uniform pruning at the same measured latency, after the same distillation.
 
-Fashion-MNIST, the cached example teacher, the `host` target (its deployable artifact: int8 ONNX Runtime; its
-stored calibration when there is one). First the unpruned and the narrowest allowed widths are measured, and the
-budgets are set between them (--fractions of the way from the narrowest to the unpruned latency, or --budgets in ms).
+Fashion-MNIST, the cached example teacher, the `host` target measured on this machine (its stored calibration when
+there is one). `--runtime` picks the deployable artifact: the host profile's own (int8 ONNX Runtime on x86), or
+int8 TFLite (default here: for this 4 M-MAC model ONNX Runtime's int8 latency is mostly fixed cost, 0.145 ms
+unpruned vs 0.126 ms at the narrowest widths, too narrow a range to place budgets in on a noisy VM). First the
+unpruned and the narrowest allowed widths are measured, and the budgets are set between them (--fractions of the
+way from the narrowest to the unpruned latency, or --budgets in ms).
 For each budget:
 - latency-aware: the build's budget search (stages/budget.py: predicted widths, confirmed and adjusted by
   measurement);
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -45,17 +49,34 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--ratio-step", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--runtime", choices=("tflite", "onnxruntime"), default="tflite")
+    parser.add_argument("--calibration", default=None, help="a host calibration JSON to use (e.g. "
+                                                            "benchmarks/results/host-calibration.json)")
+    parser.add_argument("--percentile", choices=("p50", "p95"), default="p50",
+                        help="what the budget bounds (p95 of 40-us models moves +-20 %% between runs on a shared VM)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as out:
-        config = BuildConfig(out=out, target="host", threads=args.threads, budget_ms=1.0, bench_rounds=3)
-        ctx = open_context(config, load_target("host"), Progress(enabled=False))
+        config = BuildConfig(out=out, target="host", threads=args.threads, budget_ms=1.0, bench_rounds=3,
+                             budget_percentile=args.percentile)
+        profile = dataclasses.replace(load_target("host"), runtime=args.runtime,
+                                      int8_activations="int8" if args.runtime == "tflite" else "uint8")
+        if args.calibration:  # stored where the build looks for this machine's calibration
+            import os
+            import shutil
+
+            from edgeprune.latency.calibration import calibration_path
+
+            os.environ["EDGEPRUNE_CALIBRATION_DIR"] = str(Path(out) / "calibration")
+            calibration_path(profile, None).parent.mkdir()
+            shutil.copy(args.calibration, calibration_path(profile, None))
+        ctx = open_context(config, profile, Progress(enabled=False))
         prepare(ctx)
         run_stages(ctx, [TEACHER])
         teacher = load_teacher(ctx)
         data = ctx.cache["data"]
         example = torch.zeros((1, *data.input_shape))
-        latency = budget_stage._latency(ctx)
+        latency = budget_stage.deployable_latency_model(ctx)
         options = dict(round_to=ctx.target.channel_multiple, importance=config.importance)
         folder = Path(out) / "measure"
 
@@ -64,7 +85,7 @@ def main() -> None:
 
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            return budget_stage._measure(ctx, model, folder)["summary"]["p95"]
+            return budget_stage.measure_deployable(ctx, model, folder)["summary"][args.percentile]
 
         unpruned = measure(teacher)
         try:
@@ -74,7 +95,7 @@ def main() -> None:
         narrowest = measure(narrowest_model)
         budgets = ([float(b) for b in args.budgets.split(",")] if args.budgets else
                    [round(narrowest + float(f) * (unpruned - narrowest), 4) for f in args.fractions.split(",")])
-        print(f"deployable artifact p95: unpruned {unpruned:.4f} ms, narrowest allowed {narrowest:.4f} ms; "
+        print(f"deployable artifact ({args.runtime} int8) {args.percentile}: unpruned {unpruned:.4f} ms, narrowest allowed {narrowest:.4f} ms; "
               f"budgets {budgets} ms; latency model: {latency.basis}", flush=True)
 
         rows = []
@@ -114,9 +135,10 @@ def _widths(model: torch.nn.Module) -> dict[str, int]:
 
 
 def _print(rows: list[tuple], args: argparse.Namespace) -> None:
-    print(f"\n{args.epochs} distillation epochs (the build's KD settings), seeds {args.seeds}; latency: p95 of the "
-          f"deployable int8 ONNX Runtime artifact, {args.threads} thread(s), 3 interleaved rounds on this machine.\n")
-    print("| budget ms | widths chosen by | how | conv widths | params | measured p95 ms | accuracy mean ± sd |")
+    print(f"\n{args.epochs} distillation epochs (the build's KD settings), seeds {args.seeds}; latency: "
+          f"{args.percentile} of the deployable int8 {args.runtime} artifact, {args.threads} thread(s), 3 interleaved "
+          "rounds on this machine.\n")
+    print(f"| budget ms | widths chosen by | how | conv widths | params | measured {args.percentile} ms | accuracy mean ± sd |")
     print("|---:|---|---|---|---:|---:|---:|")
     for budget, method, detail, widths, params, accs, p95 in rows:
         if not accs:

@@ -115,3 +115,14 @@ def test_budget_search_refuses_an_unreachable_budget_with_the_best_latency() -> 
         search(example_net().eval(), torch.zeros(1, 1, 28, 28), latency, 1e-6, round_to=8, max_layer_ratio=0.5)
     narrowest = info.value.result
     assert all(kept == before // 2 for before, kept in narrowest.widths.values())  # max-layer-ratio 0.5 floors
+
+
+def test_next_goal_scales_then_follows_the_measured_line() -> None:
+    from edgeprune.stages.budget import next_goal
+
+    # one attempt: predicted 1.0 measured 2.0 for an aim of 1.0 -> halve the goal
+    assert next_goal([(1.0, 2.0)], aim=1.0, goal=1.0) == pytest.approx(0.5)
+    # measured = 0.5 + predicted (a fixed cost the model lacks): the secant lands on predicted 0.5
+    assert next_goal([(1.0, 1.5), (0.8, 1.3)], aim=1.0, goal=0.8) == pytest.approx(0.5)
+    # a line that does not rise (noise) falls back to scaling
+    assert next_goal([(1.0, 1.5), (0.8, 1.6)], aim=1.0, goal=0.8) == pytest.approx(0.5)

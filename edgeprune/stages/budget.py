@@ -1,10 +1,11 @@
 """`--budget-ms`: the widths the prune stage uses, searched on the latency model and confirmed by measurement.
 
-The search (latency/budget.py) aims at a goal, first the budget itself. The deployable artifact (int8, the
+The search (latency/budget.py) aims at a goal, first 95 % of the budget (a margin for the bench stage's own
+measurement). The deployable artifact (int8, the
 profile's runtime) of a model with the chosen widths is exported and measured like the bench stage does (on the
-device when one is given, else here). When the measured percentile misses the budget, the goal is scaled by
-budget / measured and the search runs again; when it lands well under the budget (a pessimistic prediction), the
-goal is raised the same way so that no accuracy is given away. The widest measured fit is kept. Latency depends
+device when one is given, else here). When the measured percentile misses the aim, the goal moves (scaled by
+aim / measured, then along the line through the last two attempts: `next_goal`) and the search runs again; this
+also widens a fit far under the aim (a pessimistic prediction), so that no accuracy is given away. The widest measured fit is kept. Latency depends
 on shapes only, so this runs before distillation, on copies shaped like the student.
 """
 from __future__ import annotations
@@ -22,27 +23,38 @@ from .bench import BENCH_INPUT_SAMPLES, device, host_threads
 if TYPE_CHECKING:
     import torch
 
-ATTEMPTS = 3
+ATTEMPTS = 4
 SAFETY = 0.95  # aim 5 % under the budget, so that the bench stage's own measurement stays within it
 CLOSE_ENOUGH = 0.9  # a fit measured under 90 % of the aim is retried with a wider goal
+
+
+def next_goal(points: list[tuple[float, float]], aim: float, goal: float) -> float:
+    """The predicted latency to search for next. Measured latency is not proportional to predicted (fixed costs the
+    model may misjudge), so with two attempts the goal follows the line through them (a secant step); with one,
+    or a line that does not rise, it is scaled by aim / measured."""
+    (p1, m1), (p2, m2) = (points[-2] if len(points) > 1 else (0.0, 0.0)), points[-1]
+    slope = (m2 - m1) / (p2 - p1) if len(points) > 1 and p2 != p1 else 0.0
+    scaled = goal * aim / m2
+    return p2 + (aim - m2) / slope if slope > 0 and p2 + (aim - m2) / slope > 0 else scaled
 
 
 def config(ctx: BuildContext) -> dict[str, Any]:
     """What the widths depend on, for the prune stage's record."""
     cfg = ctx.config
-    return {"budget_ms": cfg.budget_ms, "percentile": cfg.budget_percentile, "latency_model": _latency(ctx).to_json(),
-            "threads": host_threads(ctx), "runs": cfg.bench_runs, "warmup": cfg.bench_warmup,
-            "rounds": cfg.bench_rounds, "min_seconds": cfg.bench_min_seconds,
-            "where": (dev.host if (dev := device(ctx)) else "host")}
+    return {"budget_ms": cfg.budget_ms, "percentile": cfg.budget_percentile,
+            "latency_model": deployable_latency_model(ctx).to_json(), "threads": host_threads(ctx),
+            "runs": cfg.bench_runs, "warmup": cfg.bench_warmup, "rounds": cfg.bench_rounds,
+            "min_seconds": cfg.bench_min_seconds, "where": (dev.host if (dev := device(ctx)) else "host")}
 
 
-def _latency(ctx: BuildContext) -> Any:
+def deployable_latency_model(ctx: BuildContext) -> Any:
+    """The latency model of the deployable artifact (int8, the profile's runtime) on the device measured on."""
     from ..latency.calibration import latency_model
 
     return latency_model(ctx.target, ctx.target.runtime, "int8", host_threads(ctx), device(ctx))
 
 
-def _measure(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[str, Any]:
+def measure_deployable(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[str, Any]:
     """Export the deployable int8 artifact of `model` and measure it as the bench stage would."""
     import torch
 
@@ -70,20 +82,22 @@ def _measure(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[
     return results[path]
 
 
-def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module", example: "torch.Tensor") -> tuple[dict[str, float], dict[str, Any]]:
+def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
+                  example: "torch.Tensor") -> tuple[dict[str, float], dict[str, Any]]:
     """Layer ratios meeting the budget, and the record of how they were found (every attempt, predicted and
     measured); BudgetError when no allowed widths meet it."""
     from ..latency.budget import search, shaped
 
     cfg = ctx.config
     budget, key = float(cfg.budget_ms), cfg.budget_percentile
-    latency = _latency(ctx)
+    latency = deployable_latency_model(ctx)
     log = ctx.progress.log
     options = dict(round_to=ctx.target.channel_multiple, importance=cfg.importance, ignore=cfg.ignore_layers,
                    max_layer_ratio=cfg.max_layer_ratio)
     attempts: list[dict[str, Any]] = []
     best: tuple[tuple[bool, float], Any, dict[str, Any]] | None = None
     aim = goal = budget * SAFETY
+    points: list[tuple[float, float]] = []  # (predicted, measured) of every attempt
     with tempfile.TemporaryDirectory(prefix="edgeprune-budget-") as tmp:
         for attempt in range(1, ATTEMPTS + 1):
             folder = Path(tmp) / f"attempt{attempt}"
@@ -92,7 +106,7 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module", example: "torch
                 result = search(teacher, example, latency, goal, progress=log, **options)
             except BudgetError as exc:  # predicted unreachable: measure the narrowest widths before giving up
                 result = exc.result
-            measured = _measure(ctx, shaped(teacher, example, result.widths_kept()), folder)
+            measured = measure_deployable(ctx, shaped(teacher, example, result.widths_kept()), folder)
             value = measured["summary"][key]
             attempts.append({"goal_ms": round(goal, 5), "predicted_ms": round(result.predicted_ms, 5),
                              f"measured_{key}_ms": round(value, 5),
@@ -111,7 +125,8 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module", example: "torch
                 best = (rank, result, measured["summary"])
             if aim * CLOSE_ENOUGH <= value <= aim or (value <= aim and not result.trace):
                 break  # close to the aim, or unpruned and already within it
-            goal *= aim / value
+            points.append((result.predicted_ms, value))
+            goal = next_goal(points, aim, goal)
     if best is None:
         raise BudgetError(f"latency budget {budget:g} ms ({key}) not met after {ATTEMPTS} attempts: measured "
                           + ", ".join(f"{a[f'measured_{key}_ms']:g}" for a in attempts)

@@ -130,12 +130,10 @@ def _run(ctx: BuildContext) -> dict[str, Any]:
 
 def _latency_layers(ctx: BuildContext, teacher: "torch.nn.Module", student: "torch.nn.Module") -> dict[str, Any]:
     """Predicted latency per layer of the deployable artifact's runtime in int8, teacher vs student."""
-    from ..latency.calibration import latency_model
     from ..latency.predict import layer_latency_table
-    from .bench import device, host_threads
+    from .budget import deployable_latency_model
 
-    model = latency_model(ctx.target, ctx.target.runtime, "int8", host_threads(ctx), device(ctx))
-    return layer_latency_table(teacher, student, tuple(common.data(ctx).input_shape), model)
+    return layer_latency_table(teacher, student, tuple(common.data(ctx).input_shape), deployable_latency_model(ctx))
 
 
 PRUNE = Stage(name="prune", inputs=("teacher.safetensors",), outputs=("plan.json", "pruned.safetensors"),
