@@ -8,6 +8,7 @@ teacher's architecture at --width (about the 75 %-pruned size) is trained from s
 over seeds (each seed's value listed), and wall time per run.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/distillation.py [--epochs 3] [--seeds 0,1,2] [--train-subset N]
+        [--teacher-label-smoothing LS] [--label-smoothing LS] [--temperature T] [--alpha A] [--methods hard,kd]
 """
 from __future__ import annotations
 
@@ -25,22 +26,26 @@ from edgeprune.distill.pairs import feature_pairs
 from edgeprune.distill.trainer import TrainSettings, evaluate, train
 from edgeprune.models.example import example_net
 from edgeprune.pruning import prune_model
+from edgeprune.stages.teacher import TEACHER_LABEL_SMOOTHING
 
 
-def cached_teacher() -> torch.nn.Module:
-    """The teacher `edgeprune build --target rpi4` uses (trained with its recipe and cached when missing)."""
+def cached_teacher(label_smoothing: float | None = None) -> tuple[torch.nn.Module, str]:
+    """(teacher, origin): the teacher `edgeprune build --target rpi4` uses, or with `label_smoothing` the same
+    recipe (epochs, batch, rate, seed, initial weights) with that label smoothing on the teacher's targets.
+    Trained when missing and cached where the build caches its teachers (the build reuses an identical recipe's)."""
     from edgeprune.config import BuildConfig
-    from edgeprune.pipeline import open_context, run_stages
+    from edgeprune.pipeline import open_context
     from edgeprune.progress import Progress
-    from edgeprune.stages.common import prepare, teacher
-    from edgeprune.stages.teacher import TEACHER
+    from edgeprune.stages.common import prepare
+    from edgeprune.stages.teacher import TEACHER_LABEL_SMOOTHING, load_or_train
     from edgeprune.targets import load_target
 
+    smoothing = TEACHER_LABEL_SMOOTHING if label_smoothing is None else label_smoothing
     with tempfile.TemporaryDirectory() as out:
-        ctx = open_context(BuildConfig(out=out), load_target("rpi4"), Progress(enabled=False))
+        ctx = open_context(BuildConfig(out=out), load_target("rpi4"), Progress(enabled=True))
         prepare(ctx)
-        run_stages(ctx, [TEACHER])
-        return teacher(ctx)
+        model, origin, _ = load_or_train(ctx, smoothing)
+        return model.eval(), origin
 
 
 def run(student: torch.nn.Module, data, settings: TrainSettings, teacher, method: str, plan) -> tuple[float, float]:
@@ -61,6 +66,11 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--alpha", type=float, default=0.7)
     parser.add_argument("--feature-weight", type=float, default=1.0)
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="label smoothing of the students' hard-label term, every method (the build's default 0.1)")
+    parser.add_argument("--teacher-label-smoothing", type=float, default=None,
+                        help="train (and cache) a teacher with the build's recipe but this label smoothing "
+                             "(default: the build's own teacher)")
     parser.add_argument("--no-small", action="store_true", help="skip the small from-scratch student rows")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -72,7 +82,8 @@ def main() -> None:
         import dataclasses
 
         data = dataclasses.replace(data, x_train=data.x_train[:args.train_subset], y_train=data.y_train[:args.train_subset])
-    teacher = cached_teacher()
+    teacher, origin = cached_teacher(args.teacher_label_smoothing)
+    print(f"teacher: {origin}", flush=True)
     teacher_acc = evaluate(teacher, data.x_test, data.y_test)
 
     rows = []
@@ -94,7 +105,7 @@ def main() -> None:
             else:
                 student = copy.deepcopy(start_model)
             settings = TrainSettings(epochs=args.epochs, seed=seed, temperature=args.temperature, alpha=args.alpha,
-                                     feature_weight=args.feature_weight)  # else the build's distillation defaults
+                                     feature_weight=args.feature_weight, label_smoothing=args.label_smoothing)  # else the build's defaults
             acc, wall = run(student, data, settings, teacher, method, plan)
             accs.append(acc)
             walls.append(wall)
@@ -102,11 +113,15 @@ def main() -> None:
         params = sum(p.numel() for p in student.parameters())
         rows.append((label, params, method, accs, walls))
 
+    if args.teacher_label_smoothing is None:
+        teacher_note = f"the build's cached example teacher (label smoothing {TEACHER_LABEL_SMOOTHING:g})"
+    else:
+        teacher_note = f"the build's teacher recipe with label smoothing {args.teacher_label_smoothing:g}"
     print()
     print(f"Fashion-MNIST, {len(data.x_train):,} training images, {args.epochs} epochs per run (the build's distillation "
-          f"settings: AdamW one-cycle 3e-3, batch 128, label smoothing 0.1, flips; KD T={args.temperature:g}, "
+          f"settings: AdamW one-cycle 3e-3, batch 128, label smoothing {args.label_smoothing:g}, flips; KD T={args.temperature:g}, "
           f"alpha={args.alpha:g}; feature weight {args.feature_weight:g} on the stage outputs), seeds {args.seeds}; accuracy on the 10,000-image test split after the "
-          f"last epoch (no model selection). Teacher: the cached example teacher, {100 * teacher_acc:.2f} %, "
+          f"last epoch (no model selection). Teacher: {teacher_note}, {100 * teacher_acc:.2f} %, "
           f"{sum(p.numel() for p in teacher.parameters()):,} parameters. {args.threads} torch thread(s), "
           f"{platform.machine()}, torch {torch.__version__}.")
     print()
