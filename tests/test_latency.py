@@ -120,9 +120,11 @@ def test_budget_search_refuses_an_unreachable_budget_with_the_best_latency() -> 
 def test_next_goal_scales_then_follows_the_measured_line() -> None:
     from edgeprune.stages.budget import next_goal
 
-    # one attempt: predicted 1.0 measured 2.0 for an aim of 1.0 -> halve the goal
-    assert next_goal([(1.0, 2.0)], aim=1.0, goal=1.0) == pytest.approx(0.5)
+    # one attempt: predicted 1.0 measured 2.0 for an aim of 1.0 -> aim at half the prediction
+    assert next_goal([(1.0, 2.0)], aim=1.0) == pytest.approx(0.5)
+    # the same widths measured twice (nothing was pruned): scale the prediction, not the old goal
+    assert next_goal([(0.07, 0.22), (0.07, 0.21)], aim=0.17) == pytest.approx(0.07 * 0.17 / 0.21)
     # measured = 0.5 + predicted (a fixed cost the model lacks): the secant lands on predicted 0.5
-    assert next_goal([(1.0, 1.5), (0.8, 1.3)], aim=1.0, goal=0.8) == pytest.approx(0.5)
+    assert next_goal([(1.0, 1.5), (0.8, 1.3)], aim=1.0) == pytest.approx(0.5)
     # a line that does not rise (noise) falls back to scaling
-    assert next_goal([(1.0, 1.5), (0.8, 1.6)], aim=1.0, goal=0.8) == pytest.approx(0.5)
+    assert next_goal([(1.0, 1.5), (0.8, 1.6)], aim=1.0) == pytest.approx(0.5)

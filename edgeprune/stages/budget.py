@@ -28,14 +28,17 @@ SAFETY = 0.95  # aim 5 % under the budget, so that the bench stage's own measure
 CLOSE_ENOUGH = 0.9  # a fit measured under 90 % of the aim is retried with a wider goal
 
 
-def next_goal(points: list[tuple[float, float]], aim: float, goal: float) -> float:
-    """The predicted latency to search for next. Measured latency is not proportional to predicted (fixed costs the
-    model may misjudge), so with two attempts the goal follows the line through them (a secant step); with one,
-    or a line that does not rise, it is scaled by aim / measured."""
-    (p1, m1), (p2, m2) = (points[-2] if len(points) > 1 else (0.0, 0.0)), points[-1]
-    slope = (m2 - m1) / (p2 - p1) if len(points) > 1 and p2 != p1 else 0.0
-    scaled = goal * aim / m2
-    return p2 + (aim - m2) / slope if slope > 0 and p2 + (aim - m2) / slope > 0 else scaled
+def next_goal(points: list[tuple[float, float]], aim: float) -> float:
+    """The predicted latency to search for next, from the (predicted, measured) pairs of the attempts so far.
+    Measured latency is not proportional to predicted (fixed costs the model may misjudge), so with two attempts
+    at different widths the goal follows the line through them (a secant step); otherwise the last prediction is
+    scaled by aim / measured."""
+    predicted, measured = points[-1]
+    if len(points) > 1 and points[-2][0] != predicted:
+        slope = (measured - points[-2][1]) / (predicted - points[-2][0])
+        if slope > 0 and predicted + (aim - measured) / slope > 0:
+            return predicted + (aim - measured) / slope
+    return predicted * aim / measured
 
 
 def config(ctx: BuildContext) -> dict[str, Any]:
@@ -126,7 +129,7 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
             if aim * CLOSE_ENOUGH <= value <= aim or (value <= aim and not result.trace):
                 break  # close to the aim, or unpruned and already within it
             points.append((result.predicted_ms, value))
-            goal = next_goal(points, aim, goal)
+            goal = next_goal(points, aim)
     if best is None:
         raise BudgetError(f"latency budget {budget:g} ms ({key}) not met after {ATTEMPTS} attempts: measured "
                           + ", ".join(f"{a[f'measured_{key}_ms']:g}" for a in attempts)
