@@ -150,12 +150,18 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
                                   result.numel(), 0, channels, channels))
             return out
 
-    def leave(module: Any, inputs: Any, output: Any) -> None:  # a hook that returns a value replaces the output
+    # hooks return None on purpose: a hook that returns a value replaces the module's input or output
+    def enter(name: str) -> Any:
+        def hook(module: Any, inputs: Any) -> None:
+            stack.append(name)
+        return hook
+
+    def leave(module: Any, inputs: Any, output: Any) -> None:
         stack.pop()
 
     handles = []
     for module_name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(lambda m, a, n=module_name: stack.append(n) and None))
+        handles.append(module.register_forward_pre_hook(enter(module_name)))
         handles.append(module.register_forward_hook(leave))
     try:
         with torch.no_grad(), Recorder():

@@ -47,28 +47,28 @@ def predict_model(model: "torch.nn.Module", input_shape: tuple[int, ...], latenc
 
 
 def artifact_runtime(path: Path) -> tuple[str, str]:
-    """(runtime, dtype) of an exported model: its suffix, and whether its convolutions / matmuls run in int8."""
+    """(runtime, dtype) of an exported model: its suffix, and whether its convolutions / matmuls run in int8.
+    Files are read by artifact_ops' loaders, so a missing or corrupt one is the same one-line error."""
+    import numpy as np
+
+    from .artifact_ops import _load_onnx, _load_tflite, _require_readable
+
     path = Path(path)
+    if path.suffix not in (".onnx", ".tflite"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{path}: no latency model for this file type (use .onnx or .tflite)")
+    _require_readable(path)
     if path.suffix == ".onnx":
-        import onnx
-
-        graph = onnx.load(str(path), load_external_data=False).graph
         quantized = any(node.op_type in ("QuantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger")
-                        for node in graph.node)
+                        for node in _load_onnx(path).graph.node)
         return "onnxruntime", "int8" if quantized else "fp32"
-    if path.suffix == ".tflite":
-        import numpy as np
-        from ai_edge_litert.interpreter import Interpreter
-
-        interpreter = Interpreter(model_path=str(path))
-        tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-        heavy = [op for op in interpreter._get_ops_details()
-                 if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
-        quantized = any(tensors[op["inputs"][0]]["dtype"] == np.int8 for op in heavy)
-        return "tflite", "int8" if quantized else "fp32"
-    from ..errors import ConfigError
-
-    raise ConfigError(f"{path}: no latency model for this file type (use .onnx or .tflite)")
+    interpreter = _load_tflite(path)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    heavy = [op for op in interpreter._get_ops_details()
+             if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    quantized = any(tensors[op["inputs"][0]]["dtype"] == np.int8 for op in heavy)
+    return "tflite", "int8" if quantized else "fp32"
 
 
 def predict_artifact(path: Path, profile: Any, threads: int, device: Any = None) -> Prediction:
