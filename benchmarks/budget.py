@@ -9,10 +9,11 @@ way from the narrowest to the unpruned latency, or --budgets in ms).
 For each budget:
 - latency-aware: the build's budget search (stages/budget.py: predicted widths, confirmed and adjusted by
   measurement);
-- uniform: the same ratio for every group, the smallest ratio (widest model) whose measured latency is within
-  the budget, found by measuring ratios in steps of --ratio-step;
-then both are distilled with the build's settings for --epochs, same seeds, evaluated on the test split, and their
-deployable artifacts measured again (3 interleaved rounds, fresh process each, as the bench stage does).
+- uniform: the same ratio for every group, the smallest ratio (widest model) whose latency is within the
+  latency-aware model's (`--match latency`, the default: equal latency) or within the budget (`--match budget`):
+  every ratio in steps of --ratio-step and the latency-aware model are timed side by side in one process, taking
+  turns (p10 of the turn medians, as the calibration does);
+then both are distilled with the build's settings for --epochs, same seeds, and evaluated on the test split.
 
     python benchmarks/budget.py [--fractions 0.75,0.5,0.25] [--epochs 4] [--seeds 0]
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from edgeprune.bench.local import bench_cycled
 from edgeprune.config import BuildConfig
 from edgeprune.distill.trainer import TrainSettings, evaluate, train
 from edgeprune.errors import BudgetError
@@ -54,6 +56,11 @@ def main() -> None:
                                                             "benchmarks/results/host-calibration.json)")
     parser.add_argument("--percentile", choices=("p50", "p95"), default="p50",
                         help="what the budget bounds (p95 of 40-us models moves +-20 %% between runs on a shared VM)")
+    parser.add_argument("--match", choices=("latency", "budget"), default="latency",
+                        help="uniform's latency bound: the latency-aware model's (p10 side by side: equal latency; "
+                             "the search aims 5 %% under the budget), or the budget itself")
+    parser.add_argument("--side-by-side-seconds", type=float, default=60.0,
+                        help="how long the candidates take turns in one process when they are compared")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as out:
@@ -105,18 +112,31 @@ def main() -> None:
             ratios, record = budget_stage.choose_widths(ctx, teacher, example)
             aware = prune(teacher, example, ratio=0.0, layer_ratios=ratios, **options).model
             search_s = time.perf_counter() - start
-            uniform, ratio = None, 0.0
-            while ratio < 0.95:  # the widest uniform pruning within the budget
-                candidate = prune(teacher, example, ratio=ratio, **options).model
-                if measure(candidate) <= budget:
-                    uniform = candidate
-                    break
-                ratio = round(ratio + args.ratio_step, 4)
-            for method, model, detail in (("latency-aware", aware, f"search {search_s:.0f} s, "
-                                           f"{len(record['attempts'])} measured attempt(s)"),
-                                          ("uniform", uniform, f"ratio {ratio:g}")):
+            # every uniform ratio and the latency-aware model, timed side by side in one process (taking turns),
+            # so that "equal latency" does not depend on when each was measured
+            uniforms = {}
+            for step in range(int(0.95 / args.ratio_step) + 1):
+                ratio = round(step * args.ratio_step, 4)
+                uniforms[ratio] = prune(teacher, example, ratio=ratio, **options).model
+            folders = {name: Path(out) / f"side-by-side-{budget:g}" / name
+                       for name in ["aware", *(f"uniform-{r:g}" for r in uniforms)]}
+            paths = {}
+            for name, model in (("aware", aware), *((f"uniform-{r:g}", m) for r, m in uniforms.items())):
+                folders[name].mkdir(parents=True)
+                paths[name] = budget_stage.export_deployable(ctx, model, folders[name])
+            timed = bench_cycled(list(paths.values()), threads=args.threads, seconds=args.side_by_side_seconds)
+            latency = {name: timed[path] for name, path in paths.items()}
+            bound = min(budget, latency["aware"]["p10_ms"]) if args.match == "latency" else budget
+            fits = [r for r in uniforms if latency[f"uniform-{r:g}"]["p10_ms"] <= bound]
+            ratio = min(fits) if fits else None
+            for method, name, model, detail in (
+                    ("latency-aware", "aware", aware,
+                     f"search {search_s:.0f} s, {len(record['attempts'])} measured attempt(s), build measured p50 "
+                     f"{record['measured']['p50']:.4f} ms"),
+                    ("uniform", f"uniform-{ratio:g}" if ratio is not None else "", uniforms.get(ratio),
+                     f"ratio {ratio:g}: the widest with p10 <= {bound:.4f} ms" if ratio is not None else "")):
                 if model is None:
-                    rows.append((budget, method, "no uniform ratio meets the budget", None, None, [], None))
+                    rows.append((budget, method, "no uniform ratio meets the bound", None, None, [], None))
                     continue
                 accs = []
                 for seed in (int(s) for s in args.seeds.split(",")):
@@ -125,7 +145,7 @@ def main() -> None:
                     accs.append(evaluate(student, data.x_test, data.y_test))
                 widths = list(_widths(model).values())
                 rows.append((budget, method, detail, widths, sum(p.numel() for p in model.parameters()), accs,
-                             measure(model)))
+                             (latency[name]["p10_ms"], latency[name]["p50_ms"])))
                 print(rows[-1], flush=True)
     _print(rows, args)
 
@@ -135,17 +155,17 @@ def _widths(model: torch.nn.Module) -> dict[str, int]:
 
 
 def _print(rows: list[tuple], args: argparse.Namespace) -> None:
-    print(f"\n{args.epochs} distillation epochs (the build's KD settings), seeds {args.seeds}; latency: "
-          f"{args.percentile} of the deployable int8 {args.runtime} artifact, {args.threads} thread(s), 3 interleaved "
-          "rounds on this machine.\n")
-    print(f"| budget ms | widths chosen by | how | conv widths | params | measured {args.percentile} ms | accuracy mean ± sd |")
+    print(f"\n{args.epochs} distillation epochs (the build's KD settings), seeds {args.seeds}; latency of the "
+          f"deployable int8 {args.runtime} artifact, {args.threads} thread(s): all candidates of a budget timed side by side in one "
+          f"process, taking turns of 15 runs for {args.side_by_side_seconds:g} s (p10 and p50 of the turn medians).\n")
+    print("| budget ms | widths chosen by | how | conv widths | params | side by side p10 / p50 ms | accuracy mean ± sd |")
     print("|---:|---|---|---|---:|---:|---:|")
-    for budget, method, detail, widths, params, accs, p95 in rows:
+    for budget, method, detail, widths, params, accs, latency in rows:
         if not accs:
             print(f"| {budget:g} | {method} | {detail} | | | | |")
             continue
         sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        print(f"| {budget:g} | {method} | {detail} | {widths} | {params:,} | {p95:.4f} | "
+        print(f"| {budget:g} | {method} | {detail} | {widths} | {params:,} | {latency[0]:.4f} / {latency[1]:.4f} | "
               f"{100 * statistics.mean(accs):.2f} ± {100 * sd:.2f} % |")
 
 

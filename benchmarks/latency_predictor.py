@@ -3,12 +3,14 @@
 Held-out models (none is a calibration micro-benchmark): the bundled example at several widths, the example
 pruned to odd and to rounded widths, and torchvision models (random weights) at small resolutions, pruned and
 unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner
-(interleaved rounds, fresh process per artifact); the prediction comes from `torch_ops` on the torch model and the
-stored calibration of the `host` target. Prints one row per model, then per runtime/dtype the share predicted within
-+-10 % of the measured p50 and the Spearman rank correlation. Then prints the uncalibrated rpi4 estimates for the
+; the prediction comes from `torch_ops` on the torch model and the
+stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
+turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two processes, to show
+how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the share predicted within
++-10 % of the measured p50 (of the first measurement, and of the second) and the Spearman rank correlation. Then prints the uncalibrated rpi4 estimates for the
 default model and mobilenet_v2 at 224x224, with the basis they come from.
 
-    python benchmarks/latency_predictor.py [--threads 1] [--rounds 3] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--threads 1] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from edgeprune.bench.local import bench_interleaved
+from edgeprune.bench.local import bench_cycled
 from edgeprune.latency import calibration as cal
 from edgeprune.latency.costmodel import LatencyModel, uncalibrated
 from edgeprune.latency.ops import torch_ops
@@ -33,6 +35,7 @@ from edgeprune.pruning import prune
 from edgeprune.targets import load_target
 
 KEYS = tuple(cal.ARTIFACT_FILES)
+FITTED = cal.STATISTIC  # the statistic of turn medians that the calibration fits
 
 
 def _tv(name: str, **kwargs: object) -> Callable[[], torch.nn.Module]:
@@ -71,7 +74,8 @@ def held_out() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=90.0, help="how long the artifacts take turns, per repeat")
+    parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
@@ -101,19 +105,22 @@ def main() -> None:
             artifacts.update({folder / cal.ARTIFACT_FILES[key]: (i, key) for key in KEYS})
         if args.export_only:
             return
-        measured_file = work / f"measured-{args.rounds}-rounds.json"
+        measured_file = work / f"measured-{args.seconds:g}s-x{args.repeats}.json"
         if measured_file.is_file():
             results = json.loads(measured_file.read_text())
         else:
-            raw = bench_interleaved(list(artifacts), rounds=args.rounds, threads=args.threads, warmup=20, runs=100,
-                                    min_seconds=0.3, cpus=cpus)
-            results = {str(p): {"round_p50_ms": r["round_p50_ms"], "p50_ms": r["summary"]["p50"]} for p, r in raw.items()}
+            results = [{str(p): {"p10": r["p10_ms"], "p50": r["p50_ms"]}
+                        for p, r in bench_cycled(list(artifacts), threads=args.threads, seconds=args.seconds,
+                                                 cpus=cpus).items()}
+                       for _ in range(args.repeats)]
             measured_file.write_text(json.dumps(results))
     for row in rows:
-        row["measured"], row["pooled"] = {}, {}
+        row["measured"] = [{} for _ in results]
+        row["p50"] = [{} for _ in results]
     for path, (i, key) in artifacts.items():
-        rows[i]["measured"][key] = min(results[str(path)]["round_p50_ms"]) * 1e3  # what the calibration fits
-        rows[i]["pooled"][key] = results[str(path)]["p50_ms"] * 1e3
+        for n, measured in enumerate(results):
+            rows[i]["measured"][n][key] = measured[str(path)][FITTED] * 1e3
+            rows[i]["p50"][n][key] = measured[str(path)]["p50"] * 1e3
     _print(rows, document, args)
     _print_rpi4()
 
@@ -134,33 +141,43 @@ def _export(model: torch.nn.Module, shape: tuple[int, ...], folder: Path, profil
 
 
 def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
-    print(f"\nHeld-out models on {document['where']}, {args.threads} thread(s), {args.rounds} interleaved rounds (a "
-          f"fresh process each); measured = median of the fastest round (what the calibration fits: "
-          f"{document['protocol'].get('fitted', 'p50')}), pooled = median of all rounds' samples; microseconds. "
-          f"Calibration of {document['created']} ({document['grid']} grid, "
+    repeats = len(rows[0]["measured"])
+    print(f"\nHeld-out models on {document['where']}, {args.threads} thread(s); all artifacts timed in one process, "
+          f"taking turns of 15 runs for {args.seconds:g} s, {repeats} times (fresh processes); measured = the {FITTED} "
+          f"of each artifact's turn medians (what the calibration fits: {document['protocol'].get('fitted')}), and "
+          f"their p50; microseconds. Calibration of {document['created']} ({document['grid']} grid, "
           f"{', '.join(document['runtime_versions'].values())}).\n")
-    head = " | ".join(f"{r} {d}: measured / pooled / predicted (error vs measured)" for r, d in KEYS)
+    runs = " / ".join(f"#{n + 1}" for n in range(repeats))
+    head = " | ".join(f"{r} {d}: {FITTED} ({runs}) / p50 #1 / predicted (error vs {FITTED} #1)" for r, d in KEYS)
     print(f"| model | input | MMACs | {head} |")
     print("|---|---|---:|" + "---:|" * len(KEYS))
     for row in rows:
-        cells = [f"{row['measured'][k]:.1f} / {row['pooled'][k]:.1f} / {row['predicted'][k]:.1f} ({_err(row, k):+.1%})"
-                 for k in KEYS]
+        cells = [" / ".join(f"{m[k]:.1f}" for m in row["measured"]) + f" / {row['p50'][0][k]:.1f} / "
+                 f"{row['predicted'][k]:.1f} ({_err(row, k, row['measured'][0]):+.1%})" for k in KEYS]
         print(f"| {row['name']} | {'x'.join(map(str, row['shape']))} | {row['mmacs']:.2f} | {' | '.join(cells)} |")
-    print("\n| runtime | dtype | models | within +-10 % of measured | of pooled | median abs error | worst error "
-          "| Spearman rank correlation |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    within_head = " | ".join(f"within +-10 % of {FITTED} #{n + 1}" for n in range(repeats))
+    print(f"\n| runtime | dtype | models | {within_head} | within +-10 % of p50 #1 | median abs error | worst error "
+          f"| Spearman rank correlation | {FITTED} repeats within (median / max) | p50 repeats within (median / max) |")
+    print("|---|---|---:|" + "---:|" * (repeats + 6))
     for key in KEYS:
-        errors = [_err(row, key) for row in rows]
-        pooled = [_err(row, key, "pooled") for row in rows]
-        rho = spearmanr([r["measured"][key] for r in rows], [r["predicted"][key] for r in rows]).statistic
-        within, within_pooled = sum(abs(e) <= 0.10 for e in errors), sum(abs(e) <= 0.10 for e in pooled)
-        print(f"| {key[0]} | {key[1]} | {len(rows)} | {within}/{len(rows)} ({within / len(rows):.0%}) | "
-              f"{within_pooled}/{len(rows)} ({within_pooled / len(rows):.0%}) | "
-              f"{statistics.median(abs(e) for e in errors):.1%} | {max(errors, key=abs):+.1%} | {rho:.3f} |")
+        errors = [_err(row, key, row["measured"][0]) for row in rows]
+        within = [sum(abs(_err(row, key, row["measured"][n])) <= 0.10 for row in rows) for n in range(repeats)]
+        within_p50 = sum(abs(_err(row, key, row["p50"][0])) <= 0.10 for row in rows)
+        rho = spearmanr([r["measured"][0][key] for r in rows], [r["predicted"][key] for r in rows]).statistic
+        print(f"| {key[0]} | {key[1]} | {len(rows)} | "
+              + " | ".join(f"{w}/{len(rows)} ({w / len(rows):.0%})" for w in [*within, within_p50])
+              + f" | {statistics.median(abs(e) for e in errors):.1%} | {max(errors, key=abs):+.1%} | {rho:.3f} | "
+              f"{_repeats(rows, key, 'measured')} | {_repeats(rows, key, 'p50')} |")
 
 
-def _err(row: dict, key: tuple[str, str], measured: str = "measured") -> float:
-    return row["predicted"][key] / row[measured][key] - 1
+def _err(row: dict, key: tuple[str, str], measured: dict) -> float:
+    return row["predicted"][key] / measured[key] - 1
+
+
+def _repeats(rows: list[dict], key: tuple[str, str], which: str) -> str:
+    """How far the last measurement is from the first: the measurement's own reproducibility."""
+    spread = [abs(r[which][-1][key] / r[which][0][key] - 1) for r in rows]
+    return f"{statistics.median(spread):.1%} / {max(spread):.1%}"
 
 
 def _print_rpi4() -> None:

@@ -455,16 +455,22 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
               help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runtimes", default="tflite,onnxruntime", show_default=True,
               help="Comma-separated runtimes to calibrate (each in fp32 and int8).")
-@click.option("--quick", is_flag=True, help="8 micro-benchmarks instead of 67: a coarse fit, for smoke tests.")
-@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Fresh processes per artifact; the fit uses the fastest round's median.")
+@click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 73 and 40: a coarse fit, "
+                                           "for smoke tests.")
+@click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="How long all artifacts take turns in one process (at least 30 turns each); the fit uses each "
+                   "one's median over its turns.")
+@click.option("--work", type=click.Path(file_okay=False),
+              help="Keep the exported calibration models in this folder and reuse those already there.")
 @click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Calibration file to write [calibration/TARGET--DEVICE.json next to the profile, or in "
                    "$EDGEPRUNE_CALIBRATION_DIR].")
 def calibrate(target: str, host: str | None, remote_python: str | None, trust_new_host: bool, threads: int | None,
-              runtimes: str, quick: bool, rounds: int, cpus: tuple[int, ...] | None, out: str | None) -> None:
-    """Fit the target's latency model: micro-benchmarks measured on the device (or here for the host target)."""
+              runtimes: str, quick: bool, seconds: float, work: str | None, cpus: tuple[int, ...] | None,
+              out: str | None) -> None:
+    """Fit the target's latency model: micro-benchmarks and small networks measured on the device (or here for the
+    host target)."""
     import os
 
     from .bench.fleet import device_for
@@ -485,14 +491,15 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     threads = threads or (profile.threads if device else min(profile.threads, len(os.sched_getaffinity(0))))
     keys = [key for key in calibration.ARTIFACT_FILES if key[0] in chosen]
     document = calibration.calibrate(profile, threads=threads, device=device, quick=quick, keys=keys,
-                                     trust_new_host=trust_new_host, rounds=rounds, cpus=cpus,
+                                     trust_new_host=trust_new_host, seconds=seconds, cpus=cpus,
+                                     work=Path(work) if work else None,
                                      progress=lambda line: click.echo(line, err=True))
     path = Path(out) if out else calibration.calibration_path(profile, device)
     calibration.save(document, path)
     click.echo(f"calibrated {profile.name} on {document['where']} ({threads} threads): {path}")
     for key, model in document["models"].items():
         fit = model["fit"]
-        click.echo(f"  {key}: channel tile {model['block']}, fit on {fit['samples']} micro-benchmarks: "
+        click.echo(f"  {key}: channel tile {model['block']}, fit on {fit['samples']} models: "
                    f"rms error {100 * fit['rms_relative_error']:.1f} %, {100 * fit['within_10pct']:.0f} % within +-10 %")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeprune.bench import device_runner
-from edgeprune.bench.local import RUNNER_PATH, bench_local, measure_overhead
+from edgeprune.bench.local import RUNNER_PATH, bench_cycled, bench_local, measure_overhead
 from edgeprune.bench.stats import summarize
 from edgeprune.errors import StageError
 
@@ -162,6 +162,25 @@ def test_runner_cli_error_is_one_json_line_exit_2(tmp_path):
     assert proc.returncode == 2
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and "unknown artifact type" in json.loads(lines[0])["error"]
+
+
+def test_cycled_artifacts_take_turns_in_one_process_and_rank_by_size(tmp_path):
+    small = _conv_onnx(tmp_path / "small.onnx", c_in=3, c_out=4, hw=8)
+    large = _conv_onnx(tmp_path / "large.onnx", c_in=16, c_out=32, hw=32)  # ~600x the MACs
+    relu = _relu_tflite(tmp_path / "relu.tflite", int8=False)
+    results = bench_cycled([small, large, relu], threads=1, seconds=0.2, min_chunks=5, chunk=4)
+    assert list(results) == [small, large, relu]
+    for result in results.values():
+        assert result["turns"] >= 5 and len(result["chunk_p50_ms"]) == result["turns"] and result["chunk"] == 4
+        assert 0 < result["p10_ms"] <= result["p50_ms"] and result["where"].startswith("host ")
+    assert results[small]["runtime"] == "onnxruntime" and results[relu]["runtime"] == "ai-edge-litert"
+    assert results[large]["p50_ms"] > 3 * results[small]["p50_ms"]
+    # several artifacts without --cycle-seconds: one JSON error line, exit 2; a missing one names itself
+    proc = subprocess.run([sys.executable, str(RUNNER_PATH), str(small), str(large)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "only with --cycle-seconds" in json.loads(proc.stdout)["error"]
+    with pytest.raises(StageError, match="gone.onnx"):
+        bench_cycled([small, tmp_path / "gone.onnx"], threads=1, seconds=0.1, min_chunks=1)
 
 
 def test_runner_is_self_contained():

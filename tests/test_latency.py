@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from edgeprune.errors import BudgetError
-from edgeprune.latency.calibration import grid
-from edgeprune.latency.budget import search, shaped, width_step
+from edgeprune.latency.calibration import cases, grid
+from edgeprune.latency.budget import _Group, search, shaped, width_step
 from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, uncalibrated
 from edgeprune.latency.ops import Op, torch_ops
 from edgeprune.latency.predict import layer_latency_table, predict_model
@@ -115,6 +115,28 @@ def test_budget_search_refuses_an_unreachable_budget_with_the_best_latency() -> 
         search(example_net().eval(), torch.zeros(1, 1, 28, 28), latency, 1e-6, round_to=8, max_layer_ratio=0.5)
     narrowest = info.value.result
     assert all(kept == before // 2 for before, kept in narrowest.widths.values())  # max-layer-ratio 0.5 floors
+
+
+def test_group_cost_grows_as_the_group_narrows() -> None:
+    group = _Group("layer", 48, 8, np.ones(48))
+    # equal importance per channel: the cost is the log of the width ratio, so 16 -> 8 costs what 48 -> 24 does
+    assert group.cost(16, 8) == pytest.approx(np.log(2)) == pytest.approx(group.cost(48, 24))
+    assert group.cost(48, 40) < group.cost(16, 8)
+    ranked = _Group("layer", 4, 1, np.array([0.1, 0.3, 1.0, 2.6]))  # ascending: the weakest channel goes first
+    assert ranked.cost(4, 3) == pytest.approx(np.log(4.0 / 3.9))
+
+
+def test_calibration_networks_are_fixed_by_their_seed_and_cover_every_kind() -> None:
+    networks = [c for c in cases() if c.name.startswith("net-")]
+    assert len(networks) == 40 and len({c.name for c in networks}) == 40
+    again = networks[3].build()
+    first = torch_ops(networks[3].build(), networks[3].input_shape)
+    assert torch_ops(again, networks[3].input_shape) == first
+    kinds = {op.kind for c in networks[:12] for op in torch_ops(c.build(), c.input_shape)}
+    assert kinds == {"conv", "stem", "pointwise", "depthwise", "linear", "eltwise", "activation", "pool", "copy"}
+    macs = [sum(op.macs for op in torch_ops(c.build(), c.input_shape)) for c in networks[:12]]
+    assert min(macs) < 1e6 < 1e7 < max(macs)  # small and large, like the models it predicts
+    assert len(cases(quick=True)) == len(grid(quick=True)) + 2
 
 
 def test_next_goal_scales_then_follows_the_measured_line() -> None:

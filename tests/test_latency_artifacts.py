@@ -95,7 +95,7 @@ def test_compute_ops_and_macs_match_torch(exported, artifact):
 @pytest.mark.parametrize("artifact", ARTIFACTS)
 def test_data_ops_differ_only_as_documented(exported, artifact):
     ops, reference = artifact_ops(exported["folder"] / artifact), exported["torch"]
-    for kind in ("eltwise", "pool"):
+    for kind in ("eltwise", "activation", "pool"):
         assert sum(o.kind == kind for o in ops) == sum(o.kind == kind for o in reference), f"{artifact}: {kind}"
     copies = [o for o in ops if o.kind == "copy"]
     if artifact.endswith(".tflite"):

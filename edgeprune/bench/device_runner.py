@@ -6,6 +6,7 @@ edgeprune, because it is copied to a device (e.g. a Raspberry Pi over SSH) and r
 
     python device_runner.py ARTIFACT --threads N --warmup N --runs N [--warmup-seconds S] [--min-seconds S]
                                      [--cpus 0,1] [--inputs FILE.npy]
+    python device_runner.py ARTIFACT... --cycle-seconds S [--chunk N] [--min-chunks N] [--threads N] [--cpus]
 
 Runtime by suffix: ``.onnx`` -> onnxruntime; ``.tflite`` -> ai_edge_litert (or tflite_runtime).
 Measured separately: start-up (session/interpreter creation + allocation), first inference, warm-up
@@ -538,6 +539,52 @@ def benchmark(artifact: str, *, threads: int, warmup: int, runs: int, min_second
     }
 
 
+def cycle(artifacts: list[str], *, threads: int, warmup: int, chunk: int, seconds: float, min_chunks: int,
+          seed: int = 0, cpus: list[int] | None = None) -> dict:
+    """Time many artifacts in one process, in turns, for at least `seconds` and `min_chunks` turns each.
+
+    Each turn runs an artifact twice untimed (its caches were evicted by the others), then `chunk` timed
+    inferences, and keeps their median. On a shared machine speed drifts in phases of seconds that hit every
+    artifact alike; taking turns for a minute spreads all artifacts over the same phases, so their medians of
+    turn medians compare (and repeat across runs within a few %), where one process per artifact does not.
+    """
+    import numpy as np
+
+    affinity = pin_cpus(cpus)
+    rng = np.random.default_rng(seed)
+    models = []
+    for artifact in artifacts:
+        if not os.path.isfile(artifact):
+            raise RunnerError(f"artifact not found: {artifact}")
+        model = load(artifact, threads)
+        feed = model.make_feed(None, rng)
+        models.append((artifact, model, feed, []))
+    clock = time.perf_counter_ns
+    try:
+        for _, model, feed, _ in models:
+            for _ in range(warmup):
+                model.run_once(feed)
+        start = time.perf_counter()
+        turns = 0
+        while turns < min_chunks or time.perf_counter() - start < seconds:
+            for _, model, feed, medians in models:
+                model.run_once(feed)
+                model.run_once(feed)
+                ns = []
+                for _ in range(chunk):
+                    t0 = clock()
+                    model.run_once(feed)
+                    ns.append(clock() - t0)
+                medians.append(sorted(ns)[len(ns) // 2] / 1e6)
+            turns += 1
+    except Exception as exc:
+        raise RunnerError(f"cycling {len(artifacts)} artifacts failed: {_one_line(exc)}")
+    return {"cycled": [{"artifact": a, "runtime": m.runtime, "runtime_version": m.version, "chunk_p50_ms": medians}
+                       for a, m, _, medians in models],
+            "threads": threads, "warmup": warmup, "chunk": chunk, "turns": turns, "cpus": affinity,
+            "timed_seconds": round(time.perf_counter() - start, 3), "device": device_facts()}
+
+
 def compute_outputs(artifact: str, inputs_path: str, outputs_path: str) -> dict:
     """Run every input once and save the first output (dequantized to float32) as N x ... .npy.
 
@@ -582,8 +629,13 @@ def parse_cpus(text: str | None) -> list[int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmark one .onnx or .tflite artifact; print JSON.")
-    parser.add_argument("artifact")
+    parser = argparse.ArgumentParser(description="Benchmark one .onnx or .tflite artifact (or several, taking "
+                                                 "turns: --cycle-seconds); print JSON.")
+    parser.add_argument("artifact", nargs="+")
+    parser.add_argument("--cycle-seconds", type=float, default=0.0,
+                        help="time all artifacts in this one process, in turns of --chunk runs, for this long")
+    parser.add_argument("--chunk", type=int, default=15, help="timed runs per turn (--cycle-seconds)")
+    parser.add_argument("--min-chunks", type=int, default=30, help="turns per artifact at least (--cycle-seconds)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--runs", type=int, default=100)
@@ -596,6 +648,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of timing: run each --inputs sample once and save the outputs to this .npy")
     args = parser.parse_args(argv)
     try:
+        if args.cycle_seconds > 0:
+            if args.chunk < 1 or args.min_chunks < 1 or args.warmup < 0:
+                raise RunnerError("need --chunk >= 1, --min-chunks >= 1, --warmup >= 0")
+            result = cycle(args.artifact, threads=args.threads, warmup=args.warmup, chunk=args.chunk,
+                           seconds=args.cycle_seconds, min_chunks=args.min_chunks, seed=args.seed,
+                           cpus=parse_cpus(args.cpus))
+            sys.stdout.write(json.dumps(result) + "\n")
+            return 0
+        if len(args.artifact) > 1:
+            raise RunnerError("several artifacts are timed together only with --cycle-seconds")
+        args.artifact = args.artifact[0]
         if args.outputs:
             if not args.inputs:
                 raise RunnerError("--outputs needs --inputs")

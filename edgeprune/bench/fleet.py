@@ -94,6 +94,20 @@ def bench_on_device(device: Device, artifacts: list[Path], *, rounds: int, threa
                                  on_result=on_result, run_one=session.bench)
 
 
+def cycle_on_device(device: Device, artifacts: list[Path], *, threads: int, warmup: int, chunk: int, seconds: float,
+                    min_chunks: int, cpus: tuple[int, ...] | None = None, trust_new_host: bool = False,
+                    command_timeout: float = 3600.0) -> dict[Path, dict]:
+    """Many artifacts timed in turns in one process on the device (`local.bench_cycled` there)."""
+    from edgeprune.bench.remote import DeviceSession
+    from edgeprune.bench.ssh import resolve_host
+
+    spec = resolve_host(device.host, trust_new_host=trust_new_host)
+    with DeviceSession(spec, python=device.python, work_dir=device.work_dir, command_timeout=command_timeout,
+                       throttle_celsius=device.profile.throttle_celsius) as session:
+        return session.cycle(artifacts, threads=threads, warmup=warmup, chunk=chunk, seconds=seconds,
+                             min_chunks=min_chunks, cpus=cpus)
+
+
 def bench_fleet(devices: list[Device], artifacts: list[Path], *, threads: int | None, **options: object
                 ) -> dict[str, dict[Path, dict] | EdgepruneError]:
     """Every device in parallel; each entry is its results or the error that stopped it."""

@@ -2,6 +2,7 @@
 
 `bench_local` runs ``device_runner.py`` (the same script that is copied to devices) in a fresh
 subprocess of the current interpreter, so the peak RSS it reports belongs to that one artifact.
+`bench_cycled` times many artifacts in one process, taking turns.
 `measure_overhead` compares, in one process, a bare timing loop with the harness's per-sample loop.
 """
 from __future__ import annotations
@@ -101,6 +102,47 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
         s = result["summary"]
         progress(f"{artifact.name}: p50 {s['p50']:.3f} ms, p95 {s['p95']:.3f} ms, peak RSS {result['peak_rss_mb']:.1f} MB")
     return result
+
+
+def cycle_options(*, threads: int, warmup: int, chunk: int, seconds: float, min_chunks: int,
+                  cpus: tuple[int, ...] | None = None) -> list[str]:
+    """device_runner.py's options for timing several artifacts in turns (local and SSH)."""
+    options = ["--cycle-seconds", repr(float(seconds)), "--chunk", str(chunk), "--min-chunks", str(min_chunks),
+               "--threads", str(threads), "--warmup", str(warmup)]
+    return options + ["--cpus", ",".join(str(int(c)) for c in cpus)] if cpus else options
+
+
+def cycled_results(artifacts: list[Path], payload: dict, where: str) -> dict[Path, dict]:
+    """Per artifact, the runner's turn medians with their median (`p50_ms`) and 10th percentile (`p10_ms`)."""
+    results = {}
+    for artifact, entry in zip(artifacts, payload["cycled"]):
+        medians = entry["chunk_p50_ms"]
+        results[Path(artifact)] = {
+            **entry, "artifact": str(artifact), "where": where, "source": "measured", "threads": payload["threads"],
+            "chunk": payload["chunk"], "turns": len(medians), "timed_seconds": payload["timed_seconds"],
+            "p50_ms": float(np.median(medians)), "p10_ms": float(np.percentile(medians, 10))}
+    return results
+
+
+def bench_cycled(artifacts: list[Path], *, threads: int, seconds: float, chunk: int = 15, min_chunks: int = 30,
+                 warmup: int = 10, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
+    """Time many artifacts in one process on this machine, taking turns (see device_runner.cycle): for comparing
+    artifacts with each other on a machine whose speed drifts, e.g. a latency model's calibration."""
+    artifacts = [Path(a) for a in artifacts]
+    missing = [a for a in artifacts if not a.is_file()]
+    if missing:
+        raise StageError(f"benchmark of {missing[0]} failed: artifact not found: {missing[0]}")
+    argv = [sys.executable, str(RUNNER_PATH), *map(str, artifacts),
+            *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds, min_chunks=min_chunks,
+                           cpus=cpus)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise StageError(f"benchmark of {len(artifacts)} artifacts: cannot start {sys.executable}: {exc}") from exc
+    payload = _parse_runner_output(artifacts[0].parent, proc)
+    dev = payload.get("device", {})
+    return cycled_results(artifacts, payload, f"host {dev.get('hostname', 'unknown')} "
+                                              f"({dev.get('cpu_model', 'unknown CPU')})")
 
 
 def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,

@@ -171,9 +171,32 @@ class DeviceSession:
                 self._cleanup_remote()
         raise AssertionError("unreachable")
 
-    def _bench_once(self, artifact: Path, protocol: dict) -> dict:
+    def cycle(self, artifacts: list[Path], *, threads: int, warmup: int, chunk: int, seconds: float,
+              min_chunks: int, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
+        """Time many artifacts in one runner process on the device, taking turns (`local.bench_cycled`)."""
+        from edgeprune.bench.local import cycle_options, cycled_results
+
+        artifacts = [Path(a) for a in artifacts]
+        self._open_once()
+        remotes = [self._upload(a) for a in artifacts]
+        argv = [self.python, posixpath.join(self._dir, "runner.py"), *remotes,
+                *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds, min_chunks=min_chunks,
+                               cpus=cpus)]
+        label = f"{len(artifacts)} artifacts"
+        code, out, err = self._run(argv, label)
+        payload = runner_payload(out)
+        if payload is None or "error" in payload or code != 0 or "cycled" not in payload:
+            reason = (payload or {}).get("error") or (err.strip().splitlines() or [f"exit code {code}"])[-1]
+            raise DeviceError(f"{self.spec.name}: benchmark of {label} failed on the device: {reason}")
+        facts = payload.get("device", {})
+        return cycled_results(artifacts, payload, f"device {self.spec.name} ({facts.get('cpu_model', 'unknown CPU')}, "
+                                                  f"{facts.get('machine', '?')})")
+
+    def _open_once(self) -> None:
         if self._conn is None or self._dir is None:
             self._open()
+
+    def _upload(self, artifact: Path) -> str:
         assert self._conn is not None and self._dir is not None
         remote = self._uploaded.get(artifact)
         if remote is None:
@@ -186,19 +209,28 @@ class DeviceSession:
             finally:
                 sftp.close()
             self._uploaded[artifact] = remote
-        inputs = posixpath.join(self._dir, "inputs.npy") if self._inputs is not None else None
-        argv = [self.python, posixpath.join(self._dir, "runner.py"), remote, *runner_options(inputs=inputs, **protocol)]
+        return remote
+
+    def _run(self, argv: list[str], label: str) -> tuple[int, str, str]:
+        assert self._conn is not None
         try:
             # "echo $$; exec ...": the runner keeps the shell's PID, so a dropped or timed-out run can be killed
-            code, out, err = self._conn.run(argv, timeout=self.command_timeout, prefix="echo $$; exec ")
+            return self._conn.run(argv, timeout=self.command_timeout, prefix="echo $$; exec ")
         except (CommandTimeout, ConnectionDropped) as exc:
             first = exc.stdout.split("\n", 1)[0].strip()
             self._running_pid = int(first) if first.isdigit() else None
             if isinstance(exc, ConnectionDropped):
                 raise
             self._cleanup_remote()
-            raise DeviceError(f"{self.spec.name}: benchmark of {artifact.name} timed out after "
+            raise DeviceError(f"{self.spec.name}: benchmark of {label} timed out after "
                               f"{self.command_timeout:g} s (the run was stopped and its files removed)") from None
+
+    def _bench_once(self, artifact: Path, protocol: dict) -> dict:
+        self._open_once()
+        remote = self._upload(artifact)
+        inputs = posixpath.join(self._dir, "inputs.npy") if self._inputs is not None else None
+        argv = [self.python, posixpath.join(self._dir, "runner.py"), remote, *runner_options(inputs=inputs, **protocol)]
+        code, out, err = self._run(argv, artifact.name)
         return self._result(artifact, code, runner_payload(out), err)
 
     def _result(self, artifact: Path, code: int, payload: dict | None, err: str) -> dict:

@@ -74,7 +74,7 @@ def _numel(shape: Sequence[int]) -> int:
 
 
 def _data_op(name: str, kind: str, inputs: list[Shape], out: Shape, channels_last: bool) -> Op:
-    """An eltwise/pool/copy op: no MACs; channels as torch_ops reads them from the result."""
+    """An eltwise/activation/pool/copy op: no MACs; channels as torch_ops reads them from the result."""
     if channels_last and len(out) == 4:
         channels = out[3]
     else:
@@ -95,9 +95,10 @@ _TFL_FUSED = frozenset({"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"})
 _TFL_VIEWS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 _TFL_AT_INPUT = frozenset({"QUANTIZE", "DEQUANTIZE", "TRANSPOSE", "RESHAPE"})
 _TFL_KINDS = {
-    **dict.fromkeys(("ADD", "MUL", "SUB", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "HARD_SWISH",
-                     "LOGISTIC", "TANH", "GELU", "ELU", "LEAKY_RELU", "PRELU", "EXP", "SQRT", "RSQRT", "POW",
-                     "NEG", "ABS"), "eltwise"),
+    **dict.fromkeys(("ADD", "MUL", "SUB", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "POW", "NEG", "ABS"),
+                    "eltwise"),
+    **dict.fromkeys(("HARD_SWISH", "LOGISTIC", "TANH", "GELU", "ELU", "LEAKY_RELU", "PRELU", "EXP", "SQRT", "RSQRT"),
+                    "activation"),
     **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "AVERAGE_POOL_2D", "MAX_POOL_2D"), "pool"),
     **dict.fromkeys(("TRANSPOSE", "CONCATENATION", "PAD", "PADV2", "SOFTMAX", "QUANTIZE", "DEQUANTIZE"), "copy"),
 }
@@ -211,9 +212,10 @@ _ONNX_FUSED = frozenset({"BatchNormalization", "Relu", "Clip"})
 _ONNX_CONV = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> index of its weight input
 _ONNX_LINEAR = {"Gemm": 1, "MatMul": 1, "MatMulInteger": 1, "QLinearMatMul": 3, "QGemm": 3}
 _ONNX_KINDS = {
-    **dict.fromkeys(("Add", "Mul", "Sub", "Div", "HardSwish", "Sigmoid", "HardSigmoid", "Tanh", "LeakyRelu",
-                     "PRelu", "Elu", "Gelu", "Erf", "Max", "Min", "Pow", "Sqrt", "Exp", "Neg", "Abs",
-                     "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu"), "eltwise"),
+    **dict.fromkeys(("Add", "Mul", "Sub", "Div", "Max", "Min", "Pow", "Neg", "Abs", "QLinearAdd", "QLinearMul"),
+                    "eltwise"),
+    **dict.fromkeys(("HardSwish", "Sigmoid", "HardSigmoid", "Tanh", "LeakyRelu", "PRelu", "Elu", "Gelu", "Erf",
+                     "Sqrt", "Exp", "QLinearSigmoid", "QLinearLeakyRelu"), "activation"),
     **dict.fromkeys(("GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool", "ReduceMean", "ReduceMax",
                      "ReduceSum", "QLinearGlobalAveragePool", "QLinearAveragePool"), "pool"),
     **dict.fromkeys(("Concat", "Pad", "Transpose", "Softmax", "QLinearConcat", "QLinearSoftmax"), "copy"),

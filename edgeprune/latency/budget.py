@@ -2,10 +2,10 @@
 
 Start from the unpruned model. At each step, try shrinking every prunable group (the coupled layers Torch-Pruning
 finds) by one width step, predict the latency of each candidate, and commit the one with the most predicted
-milliseconds saved per unit of channel importance lost (the group's lowest-ranked channels, scores normalised per
-group). Stop when the prediction is within the budget. The step is the target's channel multiple, or the channel
-tile the calibration found when that is a multiple of it: widths between tiles cost the same, so they only lose
-accuracy. Latency depends on shapes alone, so candidates are shaped copies (which channels go does not matter);
+milliseconds saved per unit of importance lost, measured relative to what the group keeps (`_Group.cost`: the
+group's lowest-ranked channels go first). Stop when the prediction is within the budget. The step is the
+target's channel multiple, or the channel tile the calibration found when that is a multiple of it: widths between
+tiles cost the same, so they only lose accuracy. Latency depends on shapes alone, so candidates are shaped copies (which channels go does not matter);
 the build then prunes the real channels with these widths.
 """
 from __future__ import annotations
@@ -30,6 +30,13 @@ class _Group:
     channels: int
     floor: int  # the narrowest width allowed
     scores: "np.ndarray"  # channel importance, ascending, normalised to mean 1
+
+    def cost(self, width: int, narrower: int) -> float:
+        """What shrinking from `width` to `narrower` channels costs: the log of the share of the group's kept
+        importance that remains. Losing a fixed amount of importance costs more the less the group keeps (8 of
+        16 channels is a bigger loss than 8 of 48), so no group is cut to a sliver while others stay whole."""
+        kept = float(self.scores[self.channels - width:].sum())
+        return math.log(kept / max(float(self.scores[self.channels - narrower:].sum()), 1e-12))
 
 
 @dataclass
@@ -118,8 +125,7 @@ def search(model: "torch.nn.Module", example: "torch.Tensor", latency: LatencyMo
             if width >= kept[group.root]:
                 continue
             candidate = predict_model(shaped(model, example, {**kept, group.root: width}), shape, latency).total_ms
-            lost = float(group.scores[group.channels - kept[group.root]:group.channels - width].sum())
-            value = (current - candidate) / max(lost, 1e-9)
+            value = (current - candidate) / max(group.cost(kept[group.root], width), 1e-9)
             if current - candidate > 0 and (best is None or value > best[0]):
                 best = (value, group, width, candidate)
         if best is None:

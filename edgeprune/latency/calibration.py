@@ -1,11 +1,11 @@
-"""Calibration: measure single-layer models on the device, fit the latency model's coefficients, keep them.
+"""Calibration: measure small models on the device, fit the latency model's coefficients, keep them.
 
 `edgeprune calibrate --target NAME [--host HOST]` builds a grid of micro-models (conv 3x3, pointwise, depthwise,
 linear, add, pooling over widths and resolutions; some stacked three deep so that a per-operator cost can be told
-from the per-invoke one), exports each as ONNX and TFLite in fp32 and int8, measures every artifact with the same
-runner and protocol as `edgeprune bench` (here, or on the device over SSH), and fits one `LatencyModel` per runtime
-and dtype. The result is a JSON file per target and device, with the runtime versions, the raw measurements and the
-fit's residuals; predictions made with it say so.
+from the per-invoke one) and random small networks (netgen: operators in context), exports each as ONNX and TFLite
+in fp32 and int8, times all artifacts in one runner process taking turns (here, or on the device over SSH; see
+CHUNK), and fits one `LatencyModel` per runtime and dtype. The result is a JSON file per target and device, with
+the runtime versions, the raw measurements and the fit's residuals; predictions made with it say so.
 """
 from __future__ import annotations
 
@@ -27,14 +27,21 @@ if TYPE_CHECKING:
 
     from ..bench.fleet import Device
     from ..targets import TargetProfile
+    from .netgen import NetCase
 
-SCHEMA = 1
+SCHEMA = 2  # 2: the "activation" operator kind, fit on turn medians
 ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8"): "model.int8.onnx",
                   ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
-# On shared machines a process lands in a fast or a slow mode for its whole life (seen here: +25-50 % between fresh
-# processes of the same artifact, while the fastest ones agree within 2 %). The fit uses the undisturbed speed.
-FITTED = "the median of the fastest round (each round a fresh process)"
+# On a shared machine speed drifts in phases of seconds to minutes (seen here: turn medians of every artifact at once
+# alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs; the fast phase's
+# level repeats). So all artifacts are timed in one process, taking turns of CHUNK runs for `seconds` (at least
+# MIN_TURNS turns each), and the fit uses each artifact's 10th percentile of its turn medians: its speed when nothing
+# else interferes. On a quiet device that is within a few % of the median.
+CHUNK, MIN_TURNS = 15, 30
+STATISTIC = "p10"
+FITTED = "the 10th percentile of its turns' medians (all artifacts timed in one process, in turns of 15 runs)"
+NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
 
 
 @dataclass(frozen=True)
@@ -112,14 +119,18 @@ def grid(quick: bool = False) -> list[MicroCase]:
                               (144, 144, 7), (72, 72, 7), (256, 256, 4), (32, 32, 28, 2), (96, 96, 16, 2),
                               (144, 144, 8, 2)], deep=(1, 5)),
         *_cases("linear", [(64, 10, 0), (96, 10, 0), (128, 128, 0), (256, 64, 0), (512, 512, 0), (1024, 256, 0),
-                           (1280, 10, 0)]),
+                           (1280, 10, 0), (2048, 2048, 0)]),
+        # weights of several MB (ResNet's late stages): read from memory, not cache, on every inference
+        *_cases("conv", [(256, 256, 4), (512, 512, 2), (256, 512, 4, 2)]),
+        *_cases("pointwise", [(512, 1024, 4), (1024, 1024, 2)]),
         *_cases("add", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
         *_cases("avgpool", [(32, 32, 28), (64, 64, 14)]),
         *_cases("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14), (576, 576, 2)]),
     ]
 
 
-def export_case(case: MicroCase, folder: Path, profile: "TargetProfile", keys: Sequence[tuple[str, str]]) -> dict:
+def export_case(case: "MicroCase | NetCase", folder: Path, profile: "TargetProfile",
+                keys: Sequence[tuple[str, str]]) -> dict:
     """Write the case's artifacts for (runtime, dtype) `keys` into `folder`; {key: path}."""
     import numpy as np
     import torch
@@ -145,54 +156,64 @@ def export_case(case: MicroCase, folder: Path, profile: "TargetProfile", keys: S
     return paths
 
 
+def cases(quick: bool = False) -> list["MicroCase | NetCase"]:
+    """What a calibration measures: the micro-benchmark grid and random whole networks (see netgen)."""
+    from .netgen import networks
+
+    return [*grid(quick), *networks(QUICK_NETWORKS if quick else NETWORKS)]
+
+
 def calibrate(profile: "TargetProfile", *, threads: int, device: "Device | None" = None, quick: bool = False,
               keys: Sequence[tuple[str, str]] = tuple(ARTIFACT_FILES), trust_new_host: bool = False,
-              progress: Callable[[str], None] = lambda line: None, rounds: int = 3,
-              cpus: tuple[int, ...] | None = None) -> dict[str, Any]:
-    """Measure the grid and fit one latency model per (runtime, dtype); returns the calibration document."""
-    from ..bench.fleet import bench_on_device
-    from ..bench.local import bench_interleaved
+              progress: Callable[[str], None] = lambda line: None, seconds: float = 60.0,
+              cpus: tuple[int, ...] | None = None, work: Path | None = None) -> dict[str, Any]:
+    """Measure the grid and the networks and fit one latency model per (runtime, dtype); returns the calibration
+    document. `work` keeps the exported artifacts (and reuses those already there)."""
+    from ..bench.fleet import cycle_on_device
+    from ..bench.local import bench_cycled
 
-    cases = grid(quick)
-    options = dict(rounds=rounds, threads=threads, warmup=10, runs=40, min_seconds=0.1, cpus=cpus)
+    measured = cases(quick)
+    options = dict(threads=threads, warmup=10, chunk=CHUNK, seconds=seconds, min_chunks=MIN_TURNS, cpus=cpus)
     with tempfile.TemporaryDirectory(prefix="edgeprune-calibrate-") as tmp:
-        artifacts: dict[Path, tuple[MicroCase, tuple[str, str]]] = {}
-        for i, case in enumerate(cases, 1):
-            progress(f"exporting micro-benchmark {i}/{len(cases)}: {case.name}")
-            for key, path in export_case(case, Path(tmp) / case.name, profile, keys).items():
-                artifacts[path] = (case, key)
-        progress(f"measuring {len(artifacts)} artifacts ({threads} threads, {rounds} rounds)"
+        root = Path(work or tmp)
+        artifacts: dict[Path, tuple[MicroCase | NetCase, tuple[str, str]]] = {}
+        for i, case in enumerate(measured, 1):
+            folder = root / case.name
+            paths = {key: folder / ARTIFACT_FILES[key] for key in keys}
+            if not all(path.is_file() for path in paths.values()):
+                progress(f"exporting calibration model {i}/{len(measured)}: {case.name}")
+                paths = export_case(case, folder, profile, keys)
+            artifacts.update({path: (case, key) for key, path in paths.items()})
+        progress(f"measuring {len(artifacts)} artifacts in turns for {seconds:g} s ({threads} threads)"
                  + (f" on {device.name}" if device else " on this machine"))
         if device is not None:
-            results = bench_on_device(device, list(artifacts), trust_new_host=trust_new_host, **options)
+            results = cycle_on_device(device, list(artifacts), trust_new_host=trust_new_host, **options)
         else:
-            results = bench_interleaved(list(artifacts), **options)
+            results = bench_cycled(list(artifacts), **options)
     first = next(iter(results.values()))
     where = first["where"]
     samples: list[dict[str, Any]] = []
     by_key: dict[tuple[str, str], list[tuple[list, float]]] = {key: [] for key in keys}
     versions: dict[str, str] = {}
-    ops = {case.name: torch_ops(case.build(), case.input_shape) for case in cases}
+    ops = {case.name: torch_ops(case.build(), case.input_shape) for case in measured}
     for path, (case, key) in artifacts.items():
         result = results[path]
         versions[key[0]] = f"{result['runtime']} {result['runtime_version']}"
-        fastest = min(result["round_p50_ms"]) * 1e3
-        by_key[key].append((ops[case.name], fastest))
-        samples.append({"case": case.name, "runtime": key[0], "dtype": key[1], "fit_us": round(fastest, 3),
-                        "p50_us": round(result["summary"]["p50"] * 1e3, 3),
-                        "p95_us": round(result["summary"]["p95"] * 1e3, 3),
-                        "round_p50_us": [round(r * 1e3, 3) for r in result["round_p50_ms"]],
-                        "runs": len(result["samples_ms"])})
+        by_key[key].append((ops[case.name], result[f"{STATISTIC}_ms"] * 1e3))
+        samples.append({"case": case.name, "runtime": key[0], "dtype": key[1],
+                        "p50_us": round(result["p50_ms"] * 1e3, 3), "p10_us": round(result["p10_ms"] * 1e3, 3),
+                        "turns": result["turns"]})
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     models = {}
     for (runtime, dtype), points in by_key.items():
         basis = (f"calibrated on {where} with {versions[runtime]} at {threads} threads ({created[:10]}, "
-                 f"{len(points)} micro-benchmarks{', quick grid' if quick else ''})")
+                 f"{len(points)} micro-benchmarks and networks{', quick grid' if quick else ''})")
         models[f"{runtime}-{dtype}"] = fit(points, runtime=runtime, dtype=dtype, threads=threads, basis=basis).to_json()
     return {"schema": SCHEMA, "target": profile.name, "device": device_label(profile, device), "where": where,
             "threads": threads, "created": created, "runtime_versions": versions, "grid": "quick" if quick else "full",
             "models": models, "samples": samples,
-            "protocol": {**options, "inputs": "random normal", "fitted": FITTED}}
+            "protocol": {**options, "inputs": "random normal", "fitted": FITTED,
+                         "timed_seconds": first["timed_seconds"]}}
 
 
 def device_label(profile: "TargetProfile", device: "Device | None") -> str:

@@ -8,7 +8,8 @@ For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operato
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
 microseconds. Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
 bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least squares on measured
-micro-benchmarks (relative error, so small and large layers count alike) and picks the channel tile that fits best.
+micro-benchmarks and networks (relative error, so small and large models count alike) and picks the channel tile
+that fits best.
 """
 from __future__ import annotations
 

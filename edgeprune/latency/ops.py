@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-KINDS = ("conv", "stem", "pointwise", "depthwise", "linear", "eltwise", "pool", "copy")
+KINDS = ("conv", "stem", "pointwise", "depthwise", "linear", "eltwise", "activation", "pool", "copy")
 COMPUTE_KINDS = ("conv", "stem", "pointwise", "depthwise", "linear")
 STEM_CHANNELS = 4  # a full conv reading at most this many channels (an image's first layer) runs other kernels
 
@@ -71,9 +71,12 @@ def _aten_names() -> dict[str, set[Any]]:
         "fused": family(aten.relu, aten.relu_, aten.hardtanh, aten.hardtanh_, aten.clamp, aten.clamp_,
                         aten.clamp_min, aten.clamp_min_, aten._native_batch_norm_legit_no_training,
                         aten.native_batch_norm, aten.dropout, aten.native_dropout),
-        "eltwise": family(aten.add, aten.add_, aten.mul, aten.mul_, aten.sub, aten.div, aten.hardswish,
-                          aten.hardswish_, aten.sigmoid, aten.sigmoid_, aten.silu, aten.silu_, aten.gelu, aten.tanh,
-                          aten.hardsigmoid, aten.hardsigmoid_, aten.leaky_relu, aten.leaky_relu_, aten.elu),
+        "eltwise": family(aten.add, aten.add_, aten.mul, aten.mul_, aten.sub, aten.div),
+        # non-linear activations a runtime cannot fold into the layer before: in int8 they run as lookup tables or
+        # requantizing kernels, at a cost per element unlike an add's (calibrated here, TFLite int8: ~25x an add)
+        "activation": family(aten.hardswish, aten.hardswish_, aten.sigmoid, aten.sigmoid_, aten.silu, aten.silu_,
+                             aten.gelu, aten.tanh, aten.hardsigmoid, aten.hardsigmoid_, aten.leaky_relu,
+                             aten.leaky_relu_, aten.elu),
         "pool": family(aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool2d, aten.mean,
                        aten._adaptive_avg_pool2d, aten.adaptive_max_pool2d, aten.amax),
         "copy": family(aten.cat, aten.constant_pad_nd, aten._softmax, aten.clone),
@@ -141,7 +144,7 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
                 if source.dim() == 4 and _first(out).dim() < 4 and math.prod(source.shape[2:]) > 1:
                     ops.append(Op(name, "copy", 0, source.numel(), source.numel()))
             else:
-                kind = next((k for k in ("eltwise", "pool", "copy") if func in families[k]), None)
+                kind = next((k for k in ("eltwise", "activation", "pool", "copy") if func in families[k]), None)
                 if kind is not None:
                     inputs = [a for a in args if isinstance(a, torch.Tensor) and id(a) not in parameters]
                     result = _first(out)

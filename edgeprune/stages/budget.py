@@ -57,12 +57,10 @@ def deployable_latency_model(ctx: BuildContext) -> Any:
     return latency_model(ctx.target, ctx.target.runtime, "int8", host_threads(ctx), device(ctx))
 
 
-def measure_deployable(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[str, Any]:
-    """Export the deployable int8 artifact of `model` and measure it as the bench stage would."""
+def export_deployable(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> Path:
+    """Write the deployable int8 artifact of `model` (the profile's runtime) into `folder`."""
     import torch
 
-    from ..bench.fleet import bench_on_device
-    from ..bench.local import bench_interleaved
     from ..export.onnx import export_onnx
     from ..export.quantize import quantize_onnx_int8
     from ..export.tflite import export_tflite_int8
@@ -77,6 +75,16 @@ def measure_deployable(ctx: BuildContext, model: "torch.nn.Module", folder: Path
         export_onnx(model, example, folder / "model.onnx", opset=ctx.target.onnx_opset)
         quantize_onnx_int8(folder / "model.onnx", path, calibration, activations=ctx.target.int8_activations,
                            method=cfg.calibration_method, reduce_range=ctx.target.int8_reduce_range)
+    return path
+
+
+def measure_deployable(ctx: BuildContext, model: "torch.nn.Module", folder: Path) -> dict[str, Any]:
+    """Export the deployable int8 artifact of `model` and measure it as the bench stage would."""
+    from ..bench.fleet import bench_on_device
+    from ..bench.local import bench_interleaved
+
+    cfg, data = ctx.config, common.data(ctx)
+    path = export_deployable(ctx, model, folder)
     options = dict(rounds=cfg.bench_rounds, threads=host_threads(ctx), warmup=cfg.bench_warmup, runs=cfg.bench_runs,
                    min_seconds=cfg.bench_min_seconds, inputs=data.x_test[:BENCH_INPUT_SAMPLES])
     dev = device(ctx)

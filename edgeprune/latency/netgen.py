@@ -1,0 +1,134 @@
+"""Random small networks for calibration: operators measured in context, not alone.
+
+A single layer measured alone pays what a layer inside a network does not (the input copy, cold caches, the
+invoke), and a fit on single layers alone puts those costs into the per-operator terms, over-predicting networks
+of many small operators. So the calibration also measures whole networks, drawn at random from the building
+blocks of edge CNNs (plain and strided 3x3 convs, inverted residuals with 3x3/5x5 depthwise and optional
+squeeze-excitation, basic residual blocks, fire modules with concatenation, max/average pooling, ReLU/ReLU6/
+hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models. A seed fixes each
+network, so a calibration can be rebuilt and compared. (Imports torch: import this module lazily.)
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+INPUTS = ((1, 28), (3, 32), (3, 48), (3, 64))
+WIDTHS = (8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 72, 96, 128)
+
+
+@dataclass(frozen=True)
+class NetCase:
+    """One random calibration network, fixed by its seed."""
+
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"net-{self.seed:03d}"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        channels, size = INPUTS[random.Random(self.seed).randrange(len(INPUTS))]
+        return (channels, size, size)
+
+    def build(self) -> nn.Module:
+        rng = random.Random(self.seed)
+        rng.randrange(len(INPUTS))  # the input shape's draw
+        torch.manual_seed(self.seed)
+        return _network(rng, self.input_shape).eval()
+
+
+def networks(count: int, first_seed: int = 0) -> list[NetCase]:
+    return [NetCase(seed) for seed in range(first_seed, first_seed + count)]
+
+
+def _network(rng: random.Random, shape: tuple[int, ...]) -> nn.Module:
+    channels, size = shape[0], shape[1]
+    act = rng.choice((nn.ReLU, nn.ReLU6, nn.Hardswish))
+    width = rng.choice(WIDTHS[:7])
+    stride = 2 if size >= 48 or rng.random() < 0.5 else 1
+    layers: list[nn.Module] = [_conv_bn(channels, width, 3, stride), act()]
+    size = -(-size // stride)
+    if size >= 24 and rng.random() < 0.3:
+        layers.append(rng.choice((nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2))))
+        size = -(-size // 2)
+    for stage in range(rng.randint(2, 4)):
+        out = min(WIDTHS[-1], max(8, int(width * rng.uniform(1.0, 2.2))))
+        out = out // 8 * 8 if rng.random() < 0.6 else out  # on and off the runtimes' channel tiles
+        for block in range(rng.randint(1, 3)):
+            stride = 2 if block == 0 and size > 4 else 1
+            kind = rng.choice(("conv", "inverted", "inverted", "basic", "fire"))
+            layers.append(_block(kind, rng, width, out, stride, act))
+            width, size = out, -(-size // stride)
+    if rng.random() < 0.7 or size > 7:
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        features = width
+    else:
+        layers.append(nn.Flatten())
+        features = width * size * size
+    if rng.random() < 0.3:
+        hidden = rng.choice((64, 128, 256))
+        layers += [nn.Linear(features, hidden), act()]
+        features = hidden
+    layers.append(nn.Linear(features, 10))
+    return nn.Sequential(*layers)
+
+
+def _conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout))
+
+
+def _block(kind: str, rng: random.Random, cin: int, cout: int, stride: int, act: type) -> nn.Module:
+    if kind == "conv":
+        return nn.Sequential(_conv_bn(cin, cout, 3, stride), act())
+    if kind == "basic":
+        return _Residual(nn.Sequential(_conv_bn(cin, cout, 3, stride), act(), _conv_bn(cout, cout, 3)),
+                         None if stride == 1 and cin == cout else _conv_bn(cin, cout, 1, stride), act())
+    if kind == "fire":
+        squeeze = max(8, cin // 4)
+        return nn.Sequential(*( [nn.MaxPool2d(2)] if stride == 2 else []), _conv_bn(cin, squeeze, 1), act(),
+                             _Fire(squeeze, cout // 2, cout - cout // 2, act))
+    hidden = cin * rng.choice((1, 3, 4, 6))
+    kernel = rng.choice((3, 3, 5))
+    body: list[nn.Module] = [] if hidden == cin else [_conv_bn(cin, hidden, 1), act()]
+    body += [_conv_bn(hidden, hidden, kernel, stride, groups=hidden), act()]
+    if rng.random() < 0.3:
+        body.append(_SqueezeExcite(hidden, max(8, hidden // 4)))
+    body.append(_conv_bn(hidden, cout, 1))
+    return _Residual(nn.Sequential(*body), None, None) if stride == 1 and cin == cout else nn.Sequential(*body)
+
+
+class _Residual(nn.Module):
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None, act: nn.Module | None) -> None:
+        super().__init__()
+        self.body, self.shortcut, self.act = body, shortcut or nn.Identity(), act or nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class _Fire(nn.Module):
+    """SqueezeNet's expand stage: 1x1 and 3x3 branches, concatenated."""
+
+    def __init__(self, cin: int, left: int, right: int, act: type) -> None:
+        super().__init__()
+        self.left = nn.Sequential(_conv_bn(cin, left, 1), act())
+        self.right = nn.Sequential(_conv_bn(cin, right, 3), act())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.left(x), self.right(x)], dim=1)
+
+
+class _SqueezeExcite(nn.Module):
+    def __init__(self, channels: int, squeeze: int) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, squeeze, 1), nn.ReLU(),
+                                  nn.Conv2d(squeeze, channels, 1), nn.Hardsigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
