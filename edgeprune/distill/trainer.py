@@ -6,9 +6,11 @@ batch 128, AdamW 3e-3 one-cycle, weight decay 5e-4, label smoothing 0.1, horizon
 
 Batches come straight from the DataBundle's numpy arrays (no DataLoader workers: on a small CPU the
 worker processes only compete with the training threads). Augmentation (horizontal flip, and a random
-shift of up to `max_shift` px when set) is done on the whole batch at once. Everything random is drawn from one seeded
-torch.Generator, so a run is repeatable given the seed and the thread count; a checkpoint written at the end of
-each epoch holds that generator too, so a killed run resumed from it ends with the same weights.
+shift of up to `max_shift` px when set) is done on the whole batch at once. With flips only, KD looks the
+teacher's logits up in a table filled once before the first epoch (distill/logit_cache.py) instead of running the
+teacher per batch. Everything random is drawn from one seeded torch.Generator, so a run is repeatable given
+the seed and the thread count; a checkpoint written at the end of each epoch holds that generator too, so a killed
+run resumed from it ends with the same weights.
 
 Schedule: one-cycle (cosine warm-up over `warmup_fraction` of the steps, then cosine decay), for AdamW or SGD.
 With `val_fraction`, a fixed slice of the training split is held out: each epoch is scored on it, the best
