@@ -7,8 +7,12 @@ teacher's architecture at --width (about the 75 %-pruned size) is trained from s
 (KD, and KD + features through 1x1 adapters). Prints a markdown table: test accuracy mean +- standard deviation
 over seeds (each seed's value listed), and wall time per run.
 
+With `--validation N` the last N training images are held out: students train on the rest and the table reports
+accuracy on those N images instead of the test split (for choosing settings; the teacher still saw them).
+
     OMP_WAIT_POLICY=PASSIVE python benchmarks/distillation.py [--epochs 3] [--seeds 0,1,2] [--train-subset N]
         [--teacher-label-smoothing LS] [--label-smoothing LS] [--temperature T] [--alpha A] [--methods hard,kd]
+        [--validation N] [--no-teacher-cache]
 """
 from __future__ import annotations
 
@@ -48,11 +52,24 @@ def cached_teacher(label_smoothing: float | None = None) -> tuple[torch.nn.Modul
         return model.eval(), origin
 
 
-def run(student: torch.nn.Module, data, settings: TrainSettings, teacher, method: str, plan) -> tuple[float, float]:
+def run(student: torch.nn.Module, data, settings: TrainSettings, teacher, method: str,
+        plan) -> tuple[float, float, list[float]]:
+    """(final accuracy on data's test arrays, wall seconds, accuracy after each epoch) of one training run."""
     pairs = feature_pairs(student, teacher, data.input_shape, None, plan) if method == "kd+feature" else None
     start = time.perf_counter()
     result = train(student, data, settings, teacher=None if method == "hard" else teacher, features=pairs)
-    return result["test_accuracy"], time.perf_counter() - start
+    curve = [row["test_accuracy"] for row in result["history"]]
+    return result["test_accuracy"], time.perf_counter() - start, curve
+
+
+def hold_out(data, count: int):
+    """`data` with its last `count` training images moved to the evaluation arrays (a validation split)."""
+    import dataclasses
+
+    if not 0 < count < len(data.x_train):
+        raise SystemExit(f"--validation must be between 1 and {len(data.x_train) - 1}, got {count}")
+    return dataclasses.replace(data, x_train=data.x_train[:-count], y_train=data.y_train[:-count],
+                               x_test=data.x_train[-count:], y_test=data.y_train[-count:])
 
 
 def main() -> None:
@@ -73,6 +90,10 @@ def main() -> None:
                              "(default: the build's own teacher)")
     parser.add_argument("--no-small", action="store_true", help="skip the small from-scratch student rows")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--validation", type=int, default=0,
+                        help="hold out the last N training images and report accuracy on them, not on the test split")
+    parser.add_argument("--no-teacher-cache", action="store_true",
+                        help="run the teacher on every batch instead of looking its logits up (same loss, slower)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -82,6 +103,10 @@ def main() -> None:
         import dataclasses
 
         data = dataclasses.replace(data, x_train=data.x_train[:args.train_subset], y_train=data.y_train[:args.train_subset])
+    if args.validation:
+        data = hold_out(data, args.validation)
+    split = (f"the last {args.validation:,} training images (validation; held out from the students)"
+             if args.validation else f"the {len(data.x_test):,}-image test split")
     teacher, origin = cached_teacher(args.teacher_label_smoothing)
     print(f"teacher: {origin}", flush=True)
     teacher_acc = evaluate(teacher, data.x_test, data.y_test)
@@ -105,11 +130,13 @@ def main() -> None:
             else:
                 student = copy.deepcopy(start_model)
             settings = TrainSettings(epochs=args.epochs, seed=seed, temperature=args.temperature, alpha=args.alpha,
-                                     feature_weight=args.feature_weight, label_smoothing=args.label_smoothing)  # else the build's defaults
-            acc, wall = run(student, data, settings, teacher, method, plan)
+                                     feature_weight=args.feature_weight, label_smoothing=args.label_smoothing,
+                                     teacher_cache=not args.no_teacher_cache)  # else the build's defaults
+            acc, wall, curve = run(student, data, settings, teacher, method, plan)
             accs.append(acc)
             walls.append(wall)
-            print(f"{label} {method} seed {seed}: {100 * acc:.2f} % in {wall:.0f} s", flush=True)
+            print(f"{label} {method} seed {seed}: {100 * acc:.2f} % in {wall:.0f} s "
+                  f"(by epoch: {', '.join(f'{100 * a:.2f}' for a in curve)})", flush=True)
         params = sum(p.numel() for p in student.parameters())
         rows.append((label, params, method, accs, walls))
 
@@ -120,7 +147,7 @@ def main() -> None:
     print()
     print(f"Fashion-MNIST, {len(data.x_train):,} training images, {args.epochs} epochs per run (the build's distillation "
           f"settings: AdamW one-cycle 3e-3, batch 128, label smoothing {args.label_smoothing:g}, flips; KD T={args.temperature:g}, "
-          f"alpha={args.alpha:g}; feature weight {args.feature_weight:g} on the stage outputs), seeds {args.seeds}; accuracy on the 10,000-image test split after the "
+          f"alpha={args.alpha:g}; feature weight {args.feature_weight:g} on the stage outputs), seeds {args.seeds}; accuracy on {split} after the "
           f"last epoch (no model selection). Teacher: {teacher_note}, {100 * teacher_acc:.2f} %, "
           f"{sum(p.numel() for p in teacher.parameters()):,} parameters. {args.threads} torch thread(s), "
           f"{platform.machine()}, torch {torch.__version__}.")

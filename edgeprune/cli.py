@@ -458,8 +458,8 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 @click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 73 and 40: a coarse fit, "
                                            "for smoke tests.")
 @click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long all artifacts take turns in one process (at least 30 turns each); the fit uses each "
-                   "one's median over its turns.")
+              help="How long all artifacts take turns in one process (at least 30 turns each); the fit uses the "
+                   "10th percentile of each one's turn medians (its speed when nothing else interferes).")
 @click.option("--work", type=click.Path(file_okay=False),
               help="Keep the exported calibration models in this folder and reuse those already there.")
 @click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")

@@ -6,9 +6,11 @@ batch 128, AdamW 3e-3 one-cycle, weight decay 5e-4, label smoothing 0.1, horizon
 
 Batches come straight from the DataBundle's numpy arrays (no DataLoader workers: on a small CPU the
 worker processes only compete with the training threads). Augmentation (horizontal flip, and a random
-shift of up to `max_shift` px when set) is done on the whole batch at once. Everything random is drawn from one seeded
-torch.Generator, so a run is repeatable given the seed and the thread count; a checkpoint written at the end of
-each epoch holds that generator too, so a killed run resumed from it ends with the same weights.
+shift of up to `max_shift` px when set) is done on the whole batch at once. With flips only, KD looks the
+teacher's logits up in a table filled once before the first epoch (distill/logit_cache.py) instead of running the
+teacher per batch. Everything random is drawn from one seeded torch.Generator, so a run is repeatable given
+the seed and the thread count; a checkpoint written at the end of each epoch holds that generator too, so a killed
+run resumed from it ends with the same weights.
 
 Schedule: one-cycle (cosine warm-up over `warmup_fraction` of the steps, then cosine decay), for AdamW or SGD.
 With `val_fraction`, a fixed slice of the training split is held out: each epoch is scored on it, the best
@@ -32,6 +34,7 @@ from ..progress import QUIET
 from . import distributed
 from .checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from .features import FeaturePair, FeatureStudent, output_channels, teacher_features
+from .logit_cache import cache_teacher_logits
 from .losses import feature_loss, hard_loss, kd_loss
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -58,6 +61,9 @@ class TrainSettings:
     val_fraction: float = 0.0  # held-out share of the training split for model selection (0: off)
     early_stopping: int = 0  # stop after this many epochs without a better validation score (0: off)
     feature_weight: float = 1.0  # weight of the feature-matching term (when feature pairs are given)
+    # KD without feature matching and without random shifts: score each training image and its mirror with the
+    # teacher once, before the first epoch, and look the logits up per batch (distill/logit_cache.py)
+    teacher_cache: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -84,7 +90,14 @@ class TrainSettings:
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 2, flip: bool = True) -> torch.Tensor:
     """Random translation by up to `max_shift` px (edge-replicate pad, then crop) and horizontal flip."""
+    return augment_views(x, generator, max_shift=max_shift, flip=flip)[0]
+
+
+def augment_views(x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 2,
+                  flip: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(augmented batch, boolean mask of the flipped rows or None without flips); see `augment_batch`."""
     n, _, h, w = x.shape
+    mask = None
     if max_shift > 0:
         s = max_shift
         padded = F.pad(x, (s, s, s, s), mode="replicate")
@@ -97,7 +110,7 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, *, max_shift: int
     if flip:
         mask = torch.rand(n, generator=generator) < 0.5
         x = torch.where(mask[:, None, None, None], x.flip(3), x)
-    return x.contiguous()
+    return x.contiguous(), mask
 
 
 @torch.no_grad()
@@ -167,8 +180,10 @@ def _run_key(settings: TrainSettings, net: nn.Module, teacher: nn.Module | None,
 
 
 def _batch_loss(runner: nn.Module, teacher: nn.Module | None, features: Sequence[FeaturePair] | None,
-                xb: torch.Tensor, yb: torch.Tensor, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss, student logits) for one batch: hard labels without a teacher, else KD, plus features if given."""
+                xb: torch.Tensor, yb: torch.Tensor, settings: TrainSettings,
+                cached: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, student logits) for one batch: hard labels without a teacher, else KD (against the `cached`
+    teacher logits when given), plus features if given."""
     if features:
         logits, student_features = runner(xb)
         teacher_logits, targets = teacher_features(teacher, xb, features, student_features)
@@ -176,8 +191,11 @@ def _batch_loss(runner: nn.Module, teacher: nn.Module | None, features: Sequence
         logits = runner(xb)
         if teacher is None:
             return hard_loss(logits, yb, label_smoothing=settings.label_smoothing), logits
-        with torch.no_grad():
-            teacher_logits = teacher(xb)
+        if cached is not None:
+            teacher_logits = cached
+        else:
+            with torch.no_grad():
+                teacher_logits = teacher(xb)
     loss = kd_loss(logits, teacher_logits, yb, temperature=settings.temperature, alpha=settings.alpha,
                    label_smoothing=settings.label_smoothing)
     if features:
@@ -239,6 +257,10 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
     if teacher is not None:
         teacher.eval()
         teacher.to(memory_format=memory_format)
+    logit_cache = None
+    if teacher is not None and not features and settings.teacher_cache and not (augment and settings.max_shift > 0):
+        logit_cache = cache_teacher_logits(teacher, x_train, flip=augment and settings.flip,
+                                           memory_format=memory_format)
 
     key = _run_key(settings, net, teacher, features, data)
     saved = distributed.broadcast_object(load_checkpoint(checkpoint, key) if distributed.is_main() else None)
@@ -267,12 +289,15 @@ def train(model: nn.Module, data: Any, settings: TrainSettings, *, teacher: nn.M
                 for step in range(steps):
                     index = order[step * batch_size:(step + 1) * batch_size]
                     xb, yb = x_train[index], y_train[index]
+                    flips = None
                     if augment:
-                        xb = augment_batch(xb, generator, max_shift=settings.max_shift, flip=settings.flip)
+                        xb, flips = augment_views(xb, generator, max_shift=settings.max_shift, flip=settings.flip)
+                    cached = logit_cache.lookup(index, flips) if logit_cache is not None else None
                     if distributed.world_size() > 1:  # every rank drew the same batch; each keeps its slice
                         xb, yb = xb[mine], yb[mine]
+                        cached = cached[mine] if cached is not None else None
                     xb = xb.contiguous(memory_format=memory_format)
-                    loss, logits = _batch_loss(runner, teacher, features, xb, yb, settings)
+                    loss, logits = _batch_loss(runner, teacher, features, xb, yb, settings, cached)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if after_backward is not None:
