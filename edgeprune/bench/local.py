@@ -139,7 +139,7 @@ def bench_cycled(artifacts: list[Path], *, threads: int, seconds: float, chunk: 
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise StageError(f"benchmark of {len(artifacts)} artifacts: cannot start {sys.executable}: {exc}") from exc
-    payload = _parse_runner_output(artifacts[0].parent, proc)
+    payload = _parse_runner_output(Path(f"{len(artifacts)} artifacts"), proc)
     dev = payload.get("device", {})
     return cycled_results(artifacts, payload, f"host {dev.get('hostname', 'unknown')} "
                                               f"({dev.get('cpu_model', 'unknown CPU')})")
