@@ -121,8 +121,9 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
+    from ..models.module_stack import module_stack
+
     families = _aten_names()
-    stack: list[str] = [""]
     size = math.prod(input_shape)
     # the input is copied into the runtime (and transposed to NHWC, or quantized) before the first operator
     ops: list[Op] = [Op("(input)", "copy", 0, size, size, 0, int(input_shape[0]), int(input_shape[0]))]
@@ -153,23 +154,6 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
                                   result.numel(), 0, channels, channels))
             return out
 
-    # hooks return None on purpose: a hook that returns a value replaces the module's input or output
-    def enter(name: str) -> Any:
-        def hook(module: Any, inputs: Any) -> None:
-            stack.append(name)
-        return hook
-
-    def leave(module: Any, inputs: Any, output: Any) -> None:
-        stack.pop()
-
-    handles = []
-    for module_name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(enter(module_name)))
-        handles.append(module.register_forward_hook(leave))
-    try:
-        with torch.no_grad(), Recorder():
-            model(torch.zeros((1, *input_shape)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with module_stack(model) as stack, torch.no_grad(), Recorder():
+        model(torch.zeros((1, *input_shape)))
     return ops

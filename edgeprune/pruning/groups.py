@@ -79,7 +79,8 @@ def channel_reshapes(model: "torch.nn.Module", example: "torch.Tensor") -> list[
     import torch
     from torch.overrides import TorchFunctionMode
 
-    stack = [""]
+    from ..models.module_stack import module_stack
+
     found: list[str] = []
 
     class Watch(TorchFunctionMode):
@@ -92,23 +93,8 @@ def channel_reshapes(model: "torch.nn.Module", example: "torch.Tensor") -> list[
                     found.append(f"'{stack[-1] or 'the model itself'}' reshapes {before} -> {after}")
             return out
 
-    def enter(name: str) -> Any:
-        def hook(module: Any, inputs: Any) -> None:
-            stack.append(name)
-        return hook
-
-    def leave(module: Any, inputs: Any, output: Any) -> None:
-        stack.pop()
-
-    hooks = []
-    for name, module in model.named_modules():
-        hooks += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
-    try:
-        with torch.no_grad(), Watch():
-            model(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with module_stack(model) as stack, torch.no_grad(), Watch():
+        model(example)
     return found
 
 
