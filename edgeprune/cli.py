@@ -455,7 +455,7 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
               help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runtimes", default="tflite,onnxruntime", show_default=True,
               help="Comma-separated runtimes to calibrate (each in fp32 and int8).")
-@click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 73 and 40: a coarse fit, "
+@click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 84 and 40: a coarse fit, "
                                            "for smoke tests.")
 @click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="How long all artifacts take turns in one process (at least 30 turns each); the fit uses the "
@@ -499,7 +499,8 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     click.echo(f"calibrated {profile.name} on {document['where']} ({threads} threads): {path}")
     for key, model in document["models"].items():
         fit = model["fit"]
-        click.echo(f"  {key}: channel tile {model['block']}, fit on {fit['samples']} models: "
+        click.echo(f"  {key}: tiles {model['rows']}x{model['block']}x{model['depth']} (pixels x channels x depth), "
+                   f"weights uncached from {model['cache_mb'][0]:g}-{model['cache_mb'][1]:g} MB, fit on {fit['samples']} models: "
                    f"rms error {100 * fit['rms_relative_error']:.1f} %, {100 * fit['within_10pct']:.0f} % within +-10 %")
 
 

@@ -41,23 +41,37 @@ def test_torch_ops_names_kinds_and_macs_of_the_example() -> None:
     assert sum(op.macs for op in ops) * 2 == counter.get_total_flops()
 
 
-def test_blocked_macs_round_output_channels_up_to_the_tile() -> None:
-    op = Op("x", "pointwise", macs=20 * 100, in_channels=100, out_channels=20)
-    assert op.blocked_macs(1) == 2000
-    assert op.blocked_macs(8) == pytest.approx(2000 * 24 / 20)
-    assert op.blocked_macs(16) == pytest.approx(2000 * 32 / 20)
+def test_a_conv_with_one_output_pixel_is_a_matrix_vector_product() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.Conv2d(64, 128, 3, 2, 1),
+                                torch.nn.Conv2d(128, 32, 1), torch.nn.Conv2d(32, 32, 3, padding=1, groups=32)).eval()
+    ops = torch_ops(model, (64, 2, 2))
+    assert [op.kind for op in ops[1:]] == ["conv", "linear", "linear", "depthwise"]
+    assert ops[2].macs == 128 * 64 * 9 and ops[2].kernel == 9 and ops[3].kernel == 1
 
 
-def test_fit_recovers_known_coefficients_and_the_channel_tile() -> None:
+def test_tiled_macs_round_pixels_channels_and_depth_up_to_the_micro_kernel() -> None:
+    conv = Op("x", "conv", macs=9 * 20 * 100 * 9, out_elements=9 * 20, in_channels=100, out_channels=20, kernel=9)
+    assert conv.tiled_macs() == conv.macs
+    assert conv.tiled_macs(channels=8) == pytest.approx(conv.macs * 24 / 20)
+    assert conv.tiled_macs(rows=4) == pytest.approx(conv.macs * 12 / 9)  # 3x3 output pixels: 3 rows of 4
+    assert conv.tiled_macs(depth=8) == pytest.approx(conv.macs * 104 / 100)  # per tap, not per 900 inputs
+    assert conv.tiled_macs(7, 16, 8) == pytest.approx(conv.macs * 14 / 9 * 32 / 20 * 104 / 100)
+    matvec = Op("fc", "linear", macs=100 * 10, out_elements=10, in_channels=100, out_channels=10)
+    assert matvec.tiled_macs(rows=7) == matvec.macs  # one output row runs a one-row kernel
+    depthwise = Op("dw", "depthwise", macs=49 * 20 * 9, out_elements=49 * 20, in_channels=20, out_channels=20, kernel=9)
+    assert depthwise.tiled_macs(7, 16, 8) == pytest.approx(depthwise.macs * 32 / 20)
+
+
+def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth = np.zeros(len(COLUMNS))
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
-        truth[i] = {"per_op": 0.8, "per_mmac": 40.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
-    true_model = LatencyModel("tflite", "int8", 1, 8, tuple(truth), "synthetic")
+        truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
+    true_model = LatencyModel("tflite", "int8", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0))
     cases = [torch_ops(case.build(), case.input_shape) for case in grid()]  # the calibration's micro-benchmarks
     samples = [(ops, true_model.predict_us(ops)) for ops in cases]
     fitted = fit(samples, runtime="tflite", dtype="int8", threads=1, basis="test")
-    assert fitted.block == 8
+    assert fitted.tile == (4, 8, 8) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)

@@ -182,9 +182,9 @@ def _tflite_conv(name: str, kind_name: str, x: Shape, w: Shape, out: Shape) -> O
     in_channels, kernel = x[3], w[1] * w[2]
     in_per_group = 1 if kind_name == "DEPTHWISE_CONV_2D" else w[3]
     groups = in_channels // in_per_group
-    kind = conv_kind(groups, in_channels, in_per_group, kernel)
+    kind = conv_kind(groups, in_channels, in_per_group, kernel, out[1] * out[2])
     return Op(name, kind, _numel(out) * kernel * in_per_group, _numel(x), _numel(out), _numel(w), in_channels,
-              out[3])
+              out[3], kernel)
 
 
 def _matmul(name: str, a: Shape, b: Shape, out: Shape) -> Op:
@@ -327,8 +327,9 @@ def _attribute(node: Any, key: str, default: int) -> int:
 def _onnx_conv(node: Any, name: str, x: Shape, w: Shape, out: Shape) -> Op:
     """Weights are [O, I/groups, k...] (NCHW)."""
     groups, in_per_group, kernel = _attribute(node, "group", 1), w[1], _numel(w[2:])
-    kind = conv_kind(groups, x[1], in_per_group, kernel)
-    return Op(name, kind, _numel(out) * in_per_group * kernel, _numel(x), _numel(out), _numel(w), x[1], w[0])
+    kind = conv_kind(groups, x[1], in_per_group, kernel, _numel(out[2:]))
+    return Op(name, kind, _numel(out) * in_per_group * kernel, _numel(x), _numel(out), _numel(w), x[1], w[0],
+              kernel)
 
 
 def _onnx_linear(node: Any, name: str, a: Shape, b: Shape, out: Shape) -> Op:

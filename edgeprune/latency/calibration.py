@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..targets import TargetProfile
     from .netgen import NetCase
 
-SCHEMA = 2  # 2: the "activation" operator kind, fit on turn medians
+SCHEMA = 3  # 2: the "activation" operator kind, fit on turn medians; 3: micro-kernel tiles, the cache ramp
 ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8"): "model.int8.onnx",
                   ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
@@ -123,6 +123,13 @@ def grid(quick: bool = False) -> list[MicroCase]:
         # weights of several MB (ResNet's late stages): read from memory, not cache, on every inference
         *_cases("conv", [(256, 256, 4), (512, 512, 2), (256, 512, 4, 2)]),
         *_cases("pointwise", [(512, 1024, 4), (1024, 1024, 2)]),
+        # stacks whose weights outgrow the cache (5-100 MB): what a megabyte of weights costs from memory
+        MicroCase("conv", 512, 512, 2, depth=2), MicroCase("conv", 512, 512, 2, depth=4),
+        MicroCase("conv", 256, 256, 4, depth=8), MicroCase("linear", 2048, 2048, depth=2),
+        MicroCase("linear", 2048, 2048, depth=4), MicroCase("linear", 2048, 2048, depth=6),
+        # convolutions down to one output pixel (ResNet's last stage at small inputs): matrix-vector products
+        MicroCase("conv", 128, 128, 1), MicroCase("conv", 64, 128, 2, stride=2), MicroCase("conv", 256, 256, 1, 4),
+        MicroCase("pointwise", 256, 512, 1), MicroCase("conv", 512, 512, 1, 3),
         *_cases("add", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
         *_cases("avgpool", [(32, 32, 28), (64, 64, 14)]),
         *_cases("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14), (576, 576, 2)]),

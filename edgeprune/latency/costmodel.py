@@ -2,17 +2,24 @@
 
 For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operator of kind k costs
 
-    per_op[k] + per_mmac[k] * MACs (output channels rounded up to the kernel's channel tile) / 1e6
+    per_op[k] + per_mmac[k] * MACs as the kernel tiles them / 1e6
               + per_mb_in[k] * MB read + per_mb_out[k] * MB written + per_mb_weights[k] * MB of weights
+              + per_mb_weights_uncached * MB of weights * the share of the model's weights that misses the cache
 
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
-microseconds. Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
+microseconds. MACs are counted as a GEMM micro-kernel computes them: output pixels rounded up to its rows,
+output channels to its channel tile, input channels per kernel tap to its depth (`Op.tiled_macs`). A model
+whose weights outgrow the cache reads them from memory on every inference: the cost of a megabyte of weights
+then depends on the whole model's size, not the layer's (measured here: a 512-channel 3x3 conv at 2x2 costs
+0.30 ms alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between
+two model sizes. Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
 bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least squares on measured
-micro-benchmarks and networks (relative error, so small and large models count alike) and picks the channel tile
-that fits best.
+micro-benchmarks and networks (relative error, so small and large models count alike) and picks the tiles and
+the cache ramp that fit best.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -21,12 +28,15 @@ import numpy as np
 from .ops import COMPUTE_KINDS, KINDS, Op
 
 ELEMENT_BYTES = {"fp32": 4, "int8": 1}
-BLOCKS = (1, 4, 8, 16, 32)
+BLOCKS = (1, 4, 8, 16, 32)  # output channel tiles tried by the fit (XNNPACK's nr; ONNX Runtime's MLAS blocks)
+ROWS = (1, 4, 5, 6, 7, 8)  # output pixels per micro-kernel call (XNNPACK's mr: 4-8 on x86 and Arm)
+DEPTHS = (1, 2, 4, 8)  # input channels reduced per step (XNNPACK's kr: 1 in fp32, 2-8 in int8)
+CACHE_RAMPS = ((4.0, 16.0), (8.0, 24.0), (16.0, 48.0))  # MB of model weights: none missed at the low end, all at the high
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
     + tuple(("per_mb_in", k) for k in KINDS) + tuple(("per_mb_out", k) for k in KINDS) \
-    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS)
+    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS) + (("per_mb_weights_uncached", ""),)
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
 
 # Uncalibrated guesses, stated so that the estimate can be argued with: the share of the profile's peak compute a
@@ -49,17 +59,26 @@ class LatencyModel:
     basis: str  # how the coefficients were obtained, for every report that shows a prediction
     calibrated: bool = False
     fit: dict[str, Any] = field(default_factory=dict)  # residuals of the calibration fit
+    rows: int = 1  # output pixels per micro-kernel call
+    depth: int = 1  # input channels per reduction step
+    cache_mb: tuple[float, float] = (0.0, 0.0)  # the uncached share's ramp; (0, 0): no cache term
+
+    @property
+    def tile(self) -> tuple[int, int, int]:
+        return self.rows, self.block, self.depth
 
     def op_costs(self, ops: Sequence[Op]) -> list[float]:
         """Microseconds of each operator (the per-model overhead is not in any of them)."""
         theta = np.asarray(self.coefficients)
-        return [float(op_features(op, self.block, self.dtype) @ theta) for op in ops]
+        share = uncached_share(weight_mb(ops, self.dtype), self.cache_mb)
+        return [float(op_features(op, self.tile, self.dtype, share) @ theta) for op in ops]
 
     def predict_us(self, ops: Sequence[Op]) -> float:
         return self.coefficients[0] + sum(self.op_costs(ops))
 
     def to_json(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "dtype": self.dtype, "threads": self.threads, "block": self.block,
+                "rows": self.rows, "depth": self.depth, "cache_mb": list(self.cache_mb),
                 "coefficients": {f"{a}:{k}" if k else a: c for (a, k), c in zip(COLUMNS, self.coefficients)},
                 "basis": self.basis, "calibrated": self.calibrated, "fit": self.fit}
 
@@ -69,26 +88,43 @@ class LatencyModel:
         return cls(runtime=data["runtime"], dtype=data["dtype"], threads=int(data["threads"]),
                    block=int(data["block"]),
                    coefficients=tuple(float(coefficients[f"{a}:{k}" if k else a]) for a, k in COLUMNS),
-                   basis=data["basis"], calibrated=bool(data["calibrated"]), fit=data.get("fit", {}))
+                   basis=data["basis"], calibrated=bool(data["calibrated"]), fit=data.get("fit", {}),
+                   rows=int(data["rows"]), depth=int(data["depth"]),
+                   cache_mb=tuple(float(v) for v in data["cache_mb"]))
 
 
-def op_features(op: Op, block: int, dtype: str) -> np.ndarray:
+def weight_mb(ops: Sequence[Op], dtype: str) -> float:
+    """Megabytes of weights the model's compute operators read on every inference."""
+    return sum(op.weight_elements for op in ops if op.kind in COMPUTE_KINDS) * ELEMENT_BYTES[dtype] / 1e6
+
+
+def uncached_share(total_mb: float, ramp: tuple[float, float]) -> float:
+    """The share of a model's weights read from memory rather than cache: 0 up to ramp[0] MB, 1 from ramp[1]."""
+    low, high = ramp
+    return 0.0 if high <= 0 else min(1.0, max(0.0, (total_mb - low) / (high - low)))
+
+
+def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float = 0.0) -> np.ndarray:
+    """The operator's row of the design matrix; `uncached` is the model's uncached share of weights."""
     size = ELEMENT_BYTES[dtype] / 1e6
     row = np.zeros(len(COLUMNS))
     row[_INDEX["per_op", op.kind]] = 1.0
     row[_INDEX["per_mb_in", op.kind]] = op.in_elements * size
     row[_INDEX["per_mb_out", op.kind]] = op.out_elements * size
     if op.kind in COMPUTE_KINDS:
-        row[_INDEX["per_mmac", op.kind]] = op.blocked_macs(block) / 1e6
+        row[_INDEX["per_mmac", op.kind]] = op.tiled_macs(*tile) / 1e6
         row[_INDEX["per_mb_weights", op.kind]] = op.weight_elements * size
+        row[_INDEX["per_mb_weights_uncached", ""]] = op.weight_elements * size * uncached
     return row
 
 
-def model_features(ops: Sequence[Op], block: int, dtype: str) -> np.ndarray:
+def model_features(ops: Sequence[Op], tile: tuple[int, int, int], dtype: str,
+                   cache_mb: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    share = uncached_share(weight_mb(ops, dtype), cache_mb)
     row = np.zeros(len(COLUMNS))
     row[0] = 1.0
     for op in ops:
-        row += op_features(op, block, dtype)
+        row += op_features(op, tile, dtype, share)
     return row
 
 
@@ -116,23 +152,58 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
 
 
 def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: str, threads: int, basis: str,
-        blocks: Sequence[int] = BLOCKS) -> LatencyModel:
+        blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS, depths: Sequence[int] = DEPTHS,
+        cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS) -> LatencyModel:
     """Least-squares coefficients (non-negative, relative error) for measured (ops, microseconds) samples; the
-    channel tile is the one of `blocks` with the smallest error (the smaller on a tie)."""
+    tiles and the cache ramp are the candidates with the smallest error (the first on a tie)."""
     from scipy.optimize import nnls
 
     measured = np.array([us for _, us in samples], dtype=float)
-    best: tuple[float, int, np.ndarray] | None = None
-    for block in blocks:
-        design = np.stack([model_features(ops, block, dtype) for ops, _ in samples])
-        theta, _ = nnls(design / measured[:, None], np.ones(len(samples)), maxiter=50 * design.shape[1])
-        error = float(np.sqrt(np.mean((design @ theta / measured - 1) ** 2)))
+    design = _Design([ops for ops, _ in samples], dtype)
+    best: tuple[float, tuple[int, int, int], tuple[float, float], np.ndarray] | None = None
+    for row_tile, block, depth, ramp in itertools.product(rows, blocks, depths, cache_ramps):
+        matrix = design.matrix((row_tile, block, depth), ramp)
+        theta, _ = nnls(matrix / measured[:, None], np.ones(len(samples)), maxiter=50 * matrix.shape[1])
+        error = float(np.sqrt(np.mean((matrix @ theta / measured - 1) ** 2)))
         if best is None or error < best[0] - 1e-4:
-            best = (error, block, theta)
-    error, block, theta = best
-    design = np.stack([model_features(ops, block, dtype) for ops, _ in samples])
-    relative = design @ theta / measured - 1
+            best = (error, (row_tile, block, depth), ramp, theta)
+    error, tile, ramp, theta = best
+    relative = design.matrix(tile, ramp) @ theta / measured - 1
     stats = {"samples": len(samples), "rms_relative_error": round(error, 4),
              "max_relative_error": round(float(np.max(np.abs(relative))), 4),
              "within_10pct": round(float(np.mean(np.abs(relative) <= 0.10)), 4)}
-    return LatencyModel(runtime, dtype, threads, block, tuple(float(t) for t in theta), basis, True, stats)
+    return LatencyModel(runtime, dtype, threads, tile[1], tuple(float(t) for t in theta), basis, True, stats,
+                        rows=tile[0], depth=tile[2], cache_mb=ramp)
+
+
+class _Design:
+    """The design matrix for every candidate tile and cache ramp, without re-walking the operators: only the
+    MAC and uncached-weight columns change between candidates (vectorised `model_features`)."""
+
+    def __init__(self, models: Sequence[Sequence[Op]], dtype: str) -> None:
+        self.base = np.stack([model_features(ops, (1, 1, 1), dtype) for ops in models])
+        self.uncached_column = _INDEX["per_mb_weights_uncached", ""]
+        self.weights = np.array([weight_mb(ops, dtype) for ops in models])
+        compute = [(i, op) for i, ops in enumerate(models) for op in ops if op.kind in COMPUTE_KINDS and op.macs]
+        self.model = np.array([i for i, _ in compute], dtype=int)
+        self.column = np.array([_INDEX["per_mmac", op.kind] for _, op in compute], dtype=int)
+        self.depthwise = np.array([op.kind == "depthwise" for _, op in compute])
+        self.macs = np.array([op.macs for _, op in compute], dtype=float)
+        self.channels = np.array([op.out_channels for _, op in compute], dtype=float)
+        self.pixels = np.array([op.out_elements // op.out_channels for _, op in compute], dtype=float)
+        self.kernel = np.array([op.kernel for _, op in compute], dtype=float)
+        self.reduced = self.macs / (np.array([op.out_elements for _, op in compute]) * self.kernel)
+
+    def matrix(self, tile: tuple[int, int, int], ramp: tuple[float, float]) -> np.ndarray:
+        rows, block, depth = tile
+        up = lambda values, t: np.ceil(values / t) * t  # noqa: E731
+        channels = up(self.channels, block)
+        pixels = np.where(self.pixels <= 1, self.pixels, up(self.pixels, rows))
+        macs = np.where(self.depthwise, self.macs * channels / self.channels,
+                        pixels * channels * up(self.reduced, depth) * self.kernel)
+        matrix = self.base.copy()
+        matrix[self.model, self.column] = 0.0
+        np.add.at(matrix, (self.model, self.column), macs / 1e6)
+        share = np.array([uncached_share(w, ramp) for w in self.weights])
+        matrix[:, self.uncached_column] = self.weights * share
+        return matrix

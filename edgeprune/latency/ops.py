@@ -32,16 +32,27 @@ class Op:
     weight_elements: int = 0
     in_channels: int = 0
     out_channels: int = 0
+    kernel: int = 1  # kernel taps (kh * kw) of a convolution
 
-    def blocked_macs(self, block: int) -> float:
-        """MACs with the output channels rounded up to the kernel's channel tile (`block`): what the runtime
-        computes when a width is not a multiple of its tile (depthwise: the channels themselves)."""
-        if not self.macs or block <= 1 or not self.out_channels:
+    def tiled_macs(self, rows: int = 1, channels: int = 1, depth: int = 1) -> float:
+        """The MACs a GEMM micro-kernel computes (XNNPACK's mr x nr tiles, kr-deep): output pixels rounded up to
+        `rows` (a single pixel runs a one-row kernel), output channels to `channels`, input channels per kernel
+        tap to `depth`. Depthwise convolutions tile their channels only."""
+        if not self.macs or not self.out_channels:
             return float(self.macs)
-        return self.macs * math.ceil(self.out_channels / block) * block / self.out_channels
+        if self.kind == "depthwise":
+            return self.macs * _up(self.out_channels, channels) / self.out_channels
+        pixels = self.out_elements // self.out_channels
+        reduced = self.macs / (self.out_elements * self.kernel)  # input channels per tap (per group)
+        return float((pixels if pixels <= 1 else _up(pixels, rows)) * _up(self.out_channels, channels)
+                     * _up(reduced, depth) * self.kernel)
 
     def bytes(self, element_bytes: int) -> int:
         return (self.in_elements + self.out_elements + self.weight_elements) * element_bytes
+
+
+def _up(value: float, tile: int) -> float:
+    return math.ceil(value / tile) * tile if tile > 1 else value
 
 
 def _numel(value: Any) -> int:
@@ -86,11 +97,15 @@ def _aten_names() -> dict[str, set[Any]]:
     }
 
 
-def conv_kind(groups: int, in_channels: int, in_per_group: int, kernel: int) -> str:
-    """depthwise (one input channel per group), pointwise (1x1), stem (few input channels: XNNPACK and TFLite
-    lower it differently, litert-torch even as a depthwise conv with a channel multiplier) or conv."""
+def conv_kind(groups: int, in_channels: int, in_per_group: int, kernel: int, pixels: int) -> str:
+    """depthwise (one input channel per group), linear (one output pixel: a matrix-vector product, bound by
+    reading its weights, as in squeeze-excitation gates and ResNet's last stage at small inputs), pointwise (1x1),
+    stem (few input channels: XNNPACK and TFLite lower it differently, litert-torch even as a depthwise conv with
+    a channel multiplier) or conv."""
     if groups > 1 and groups == in_channels and in_per_group == 1:
         return "depthwise"
+    if groups == 1 and pixels == 1:
+        return "linear"
     if groups == 1 and kernel == 1:
         return "pointwise"
     if groups == 1 and in_channels <= STEM_CHANNELS:
@@ -102,9 +117,9 @@ def _conv_op(name: str, args: tuple, out: "torch.Tensor") -> Op:
     x, weight, groups = args[0], args[1], int(args[8])
     out_ch, in_per_group = int(weight.shape[0]), int(weight.shape[1])
     kernel = math.prod(weight.shape[2:])
-    kind = conv_kind(groups, int(x.shape[1]), in_per_group, kernel)
+    kind = conv_kind(groups, int(x.shape[1]), in_per_group, kernel, math.prod(out.shape[2:]))
     macs = out.numel() * in_per_group * kernel
-    return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch)
+    return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch, kernel)
 
 
 def _matmul_op(name: str, func: Any, args: tuple, out: "torch.Tensor") -> Op:
