@@ -140,6 +140,27 @@ def test_group_cost_grows_as_the_group_narrows() -> None:
     assert ranked.cost(4, 3) == pytest.approx(np.log(4.0 / 3.9))
 
 
+def test_measured_damage_steers_the_search_and_scores_what_pruning_breaks() -> None:
+    from edgeprune.latency.budget import sensitivity_table
+    from edgeprune.pruning.sensitivity import divergence_scorer
+
+    latency = uncalibrated(load_target("rpi4"), "tflite", "int8", 4)
+    model, example = example_net().eval(), torch.zeros(1, 1, 28, 28)
+    images = torch.randn(256, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    damage = sensitivity_table(model, example, divergence_scorer(model, images), 8, round_to=8)
+    for root, by_width in damage.items():
+        widths = sorted(by_width)
+        assert by_width[widths[-1]] == pytest.approx(0.0, abs=1e-6)  # the unpruned model against itself
+        assert by_width[widths[0]] > 0  # the narrowest width changes the outputs
+    # a group made very costly is left whole; with importance alone the search narrows it
+    full = predict_model(model, (1, 28, 28), latency).total_ms
+    plain = search(model, example, latency, 0.7 * full, round_to=8)
+    costly = next(root for root, (before, kept) in plain.widths.items() if kept < before)
+    steered = {root: {w: (1e3 * (max(t) - w) if root == costly else 0.0) for w in t} for root, t in damage.items()}
+    result = search(model, example, latency, 0.7 * full, round_to=8, damage=steered)
+    assert result.widths[costly][1] == result.widths[costly][0] and result.predicted_ms <= 0.7 * full
+
+
 def test_calibration_networks_are_fixed_by_their_seed_and_cover_every_kind() -> None:
     networks = [c for c in cases() if c.name.startswith("net-")]
     assert len(networks) == 40 and len({c.name for c in networks}) == 40

@@ -2,8 +2,10 @@
 
 Start from the unpruned model. At each step, try shrinking every prunable group (the coupled layers Torch-Pruning
 finds) by one width step, predict the latency of each candidate, and commit the one with the most predicted
-milliseconds saved per unit of importance lost, measured relative to what the group keeps (`_Group.cost`: the
-group's lowest-ranked channels go first). Stop when the prediction is within the budget. The step is the
+milliseconds saved per unit of accuracy cost (`_Group.cost`; the group's lowest-ranked channels go first). The
+cost is measured when data is at hand (`sensitivity_table`: each group pruned alone to each width, scored on
+images, see pruning/sensitivity.py), else it is the importance lost relative to what the group keeps. Stop when
+the prediction is within the budget. The step is the
 target's channel multiple, or the channel tile the calibration found when that is a multiple of it: widths between
 tiles cost the same, so they only lose accuracy. Latency depends on shapes alone, so candidates are shaped copies (which channels go does not matter);
 the build then prunes the real channels with these widths.
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import BudgetError
 from .costmodel import LatencyModel
@@ -24,17 +26,31 @@ if TYPE_CHECKING:
     import torch
 
 
+MIN_DAMAGE = 1e-4  # nats of KL divergence
+
+
 @dataclass(frozen=True)
 class _Group:
     root: str
     channels: int
     floor: int  # the narrowest width allowed
     scores: "np.ndarray"  # channel importance, ascending, normalised to mean 1
+    damage: dict[int, float] | None = None  # measured: width -> score of the model with this group alone at it
+
+    def widths(self, step: int) -> list[int]:
+        """The widths the search may give this group, widest first."""
+        found = [self.channels]
+        while (narrower := max(self.floor, (found[-1] - 1) // step * step)) < found[-1]:
+            found.append(narrower)
+        return found
 
     def cost(self, width: int, narrower: int) -> float:
-        """What shrinking from `width` to `narrower` channels costs: the log of the share of the group's kept
-        importance that remains. Losing a fixed amount of importance costs more the less the group keeps (8 of
-        16 channels is a bigger loss than 8 of 48), so no group is cut to a sliver while others stay whole."""
+        """What shrinking from `width` to `narrower` channels costs. Measured: the increase of the damage score
+        (at least MIN_DAMAGE: below it, differences are noise and the larger saving should decide). Else the log
+        of the share of the group's kept importance that remains: losing a fixed amount of importance costs more
+        the less the group keeps (8 of 16 channels is a bigger loss than 8 of 48)."""
+        if self.damage is not None:
+            return max(self.damage[narrower] - self.damage[width], MIN_DAMAGE)
         kept = float(self.scores[self.channels - width:].sum())
         return math.log(kept / max(float(self.scores[self.channels - narrower:].sum()), 1e-12))
 
@@ -106,24 +122,48 @@ def shaped(model: "torch.nn.Module", example: "torch.Tensor", widths: dict[str, 
     return work
 
 
+def sensitivity_table(model: "torch.nn.Module", example: "torch.Tensor", score: Callable[["torch.nn.Module"], float],
+                      step: int, *, round_to: int, importance: str = "l2", ignore: Sequence[str] = (),
+                      max_layer_ratio: float = 1.0, progress: Any = None) -> dict[str, dict[int, float]]:
+    """For every prunable group, `score` of the model with that group alone pruned (its lowest-ranked channels, as
+    the prune stage would) to each width the search may give it: {group root: {width: score}}."""
+    from ..pruning import prune
+
+    table: dict[str, dict[int, float]] = {}
+    for group in _groups(model, example, round_to=round_to, importance=importance, ignore=ignore,
+                         max_layer_ratio=max_layer_ratio):
+        table[group.root] = {group.channels: score(copy.deepcopy(model))}
+        for width in group.widths(step)[1:]:
+            pruned = prune(model, example, ratio=0.0, round_to=round_to, importance=importance, ignore=ignore,
+                           layer_ratios={group.root: 1 - width / group.channels}).model
+            table[group.root][width] = score(pruned)
+        if progress is not None:
+            progress(f"[budget] {group.root}: damage by width "
+                     + ", ".join(f"{w}: {d:.4f}" for w, d in table[group.root].items()))
+    return table
+
+
 def search(model: "torch.nn.Module", example: "torch.Tensor", latency: LatencyModel, budget_ms: float, *,
            round_to: int, importance: str = "l2", ignore: Sequence[str] = (), max_layer_ratio: float = 1.0,
-           progress: Any = None) -> SearchResult:
+           damage: dict[str, dict[int, float]] | None = None, progress: Any = None) -> SearchResult:
     """The widths whose predicted latency is within `budget_ms` (see the module docstring); BudgetError when even
-    the narrowest widths allowed are predicted over it."""
+    the narrowest widths allowed are predicted over it. `damage` is a `sensitivity_table` (same step)."""
     shape = tuple(example.shape[1:])
     step = width_step(round_to, latency.block)
     groups = _groups(model, example, round_to=round_to, importance=importance, ignore=ignore,
                      max_layer_ratio=max_layer_ratio)
+    if damage is not None:
+        groups = [replace(g, damage=damage[g.root]) for g in groups]
     kept = {g.root: g.channels for g in groups}
     current = unpruned = predict_model(model, shape, latency).total_ms
     trace: list[dict[str, Any]] = []
     while current > budget_ms:
         best: tuple[float, _Group, int, float] | None = None
         for group in groups:
-            width = max(group.floor, (kept[group.root] - 1) // step * step)
-            if width >= kept[group.root]:
+            narrower = [w for w in group.widths(step) if w < kept[group.root]]
+            if not narrower:
                 continue
+            width = narrower[0]
             candidate = predict_model(shaped(model, example, {**kept, group.root: width}), shape, latency).total_ms
             value = (current - candidate) / max(group.cost(kept[group.root], width), 1e-9)
             if current - candidate > 0 and (best is None or value > best[0]):

@@ -1,7 +1,8 @@
 """`--budget-ms`: the widths the prune stage uses, searched on the latency model and confirmed by measurement.
 
 The search (latency/budget.py) aims at a goal, first 95 % of the budget (a margin for the bench stage's own
-measurement). The deployable artifact (int8, the
+measurement), trading predicted latency against each group's damage, measured once on training images
+(pruning/sensitivity.py). The deployable artifact (int8, the
 profile's runtime) of a model with the chosen widths is exported and measured like the bench stage does (on the
 device when one is given, else here). When the measured percentile misses the aim, the goal moves (scaled by
 aim / measured, then along the line through the last two attempts: `next_goal`) and the search runs again; this
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 ATTEMPTS = 4
 SAFETY = 0.95  # aim 5 % under the budget, so that the bench stage's own measurement stays within it
 CLOSE_ENOUGH = 0.9  # a fit measured under 90 % of the aim is retried with a wider goal
+SENSITIVITY_IMAGES = 1024  # training images each group's damage is scored on
+DAMAGE = ("KL divergence from the unpruned model's outputs with one group pruned to each width, batch norm "
+          "re-estimated (pruning/sensitivity.py)")
 
 
 def next_goal(points: list[tuple[float, float]], aim: float) -> float:
@@ -97,7 +101,10 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
                   example: "torch.Tensor") -> tuple[dict[str, float], dict[str, Any]]:
     """Layer ratios meeting the budget, and the record of how they were found (every attempt, predicted and
     measured); BudgetError when no allowed widths meet it."""
-    from ..latency.budget import search, shaped
+    import torch
+
+    from ..latency.budget import search, sensitivity_table, shaped, width_step
+    from ..pruning.sensitivity import divergence_scorer
 
     cfg = ctx.config
     budget, key = float(cfg.budget_ms), cfg.budget_percentile
@@ -105,6 +112,9 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
     log = ctx.progress.log
     options = dict(round_to=ctx.target.channel_multiple, importance=cfg.importance, ignore=cfg.ignore_layers,
                    max_layer_ratio=cfg.max_layer_ratio)
+    images = torch.tensor(common.data(ctx).calibration(SENSITIVITY_IMAGES, seed=cfg.seed))
+    damage = sensitivity_table(teacher, example, divergence_scorer(teacher, images),
+                               width_step(ctx.target.channel_multiple, latency.block), progress=log, **options)
     attempts: list[dict[str, Any]] = []
     best: tuple[tuple[bool, float], Any, dict[str, Any]] | None = None
     aim = goal = budget * SAFETY
@@ -114,7 +124,7 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
             folder = Path(tmp) / f"attempt{attempt}"
             folder.mkdir()
             try:
-                result = search(teacher, example, latency, goal, progress=log, **options)
+                result = search(teacher, example, latency, goal, damage=damage, progress=log, **options)
             except BudgetError as exc:  # predicted unreachable: measure the narrowest widths before giving up
                 result = exc.result
             measured = measure_deployable(ctx, shaped(teacher, example, result.widths_kept()), folder)
@@ -149,5 +159,7 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
               "latency_model": latency.basis, "calibrated": latency.calibrated,
               "unpruned_predicted_ms": round(result.unpruned_ms, 5), "predicted_ms": round(result.predicted_ms, 5),
               "measured": {k: summary[k] for k in ("p50", "p95", "p95_ci")}, "attempts": attempts,
-              "search": result.trace}
+              "search": result.trace, "damage": {"score": DAMAGE, "images": len(images),
+                                                 "by_width": {root: {str(w): round(d, 5) for w, d in table.items()}
+                                                              for root, table in damage.items()}}}
     return result.layer_ratios(), record
