@@ -42,6 +42,7 @@ CHUNK, MIN_TURNS = 15, 30
 STATISTIC = "p10"
 FITTED = "the 10th percentile of its turns' medians (all artifacts timed in one process, in turns of 15 runs)"
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
+LARGE_NETWORKS = 24  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def cases(quick: bool = False) -> list["MicroCase | NetCase"]:
     """What a calibration measures: the micro-benchmark grid and random whole networks (see netgen)."""
     from .netgen import networks
 
-    return [*grid(quick), *networks(QUICK_NETWORKS if quick else NETWORKS)]
+    return [*grid(quick), *networks(QUICK_NETWORKS if quick else NETWORKS),
+            *networks(0 if quick else LARGE_NETWORKS, family="large")]
 
 
 def calibrate(profile: "TargetProfile", *, threads: int, device: "Device | None" = None, quick: bool = False,

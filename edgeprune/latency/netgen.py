@@ -5,8 +5,10 @@ invoke), and a fit on single layers alone puts those costs into the per-operator
 of many small operators. So the calibration also measures whole networks, drawn at random from the building
 blocks of edge CNNs (plain and strided 3x3 convs, inverted residuals with 3x3/5x5 depthwise and optional
 squeeze-excitation, basic residual blocks, fire modules with concatenation, max/average pooling, ReLU/ReLU6/
-hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models. A seed fixes each
-network, so a calibration can be rebuilt and compared. (Imports torch: import this module lazily.)
+hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models, and a second
+family at those of mobile ImageNet-style models (64-96 px, widths to 512, 10-200 M MACs, up to tens of MB of
+weights). A seed fixes each network, so a calibration can be rebuilt and compared. (Imports torch: import this
+module lazily.)
 """
 from __future__ import annotations
 
@@ -16,48 +18,61 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-INPUTS = ((1, 28), (3, 32), (3, 48), (3, 64))
-WIDTHS = (8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 72, 96, 128)
+@dataclass(frozen=True)
+class Family:
+    inputs: tuple[tuple[int, int], ...]  # (channels, size)
+    widths: tuple[int, ...]
+    stem_widths: int  # the stem's width is one of the first this many widths
+    stages: tuple[int, int]
+
+
+FAMILIES = {
+    "small": Family(((1, 28), (3, 32), (3, 48), (3, 64)), (8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 72, 96, 128), 7,
+                    (2, 4)),
+    "large": Family(((3, 64), (3, 96)), (16, 24, 32, 40, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512), 4, (3, 5)),
+}
 
 
 @dataclass(frozen=True)
 class NetCase:
-    """One random calibration network, fixed by its seed."""
+    """One random calibration network, fixed by its seed and family."""
 
     seed: int
+    family: str = "small"
 
     @property
     def name(self) -> str:
-        return f"net-{self.seed:03d}"
+        return f"net-{self.seed:03d}" if self.family == "small" else f"net-{self.family}-{self.seed:03d}"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        channels, size = INPUTS[random.Random(self.seed).randrange(len(INPUTS))]
+        inputs = FAMILIES[self.family].inputs
+        channels, size = inputs[random.Random(self.seed).randrange(len(inputs))]
         return (channels, size, size)
 
     def build(self) -> nn.Module:
         rng = random.Random(self.seed)
-        rng.randrange(len(INPUTS))  # the input shape's draw
+        rng.randrange(len(FAMILIES[self.family].inputs))  # the input shape's draw
         torch.manual_seed(self.seed)
-        return _network(rng, self.input_shape).eval()
+        return _network(rng, self.input_shape, FAMILIES[self.family]).eval()
 
 
-def networks(count: int, first_seed: int = 0) -> list[NetCase]:
-    return [NetCase(seed) for seed in range(first_seed, first_seed + count)]
+def networks(count: int, first_seed: int = 0, family: str = "small") -> list[NetCase]:
+    return [NetCase(seed, family) for seed in range(first_seed, first_seed + count)]
 
 
-def _network(rng: random.Random, shape: tuple[int, ...]) -> nn.Module:
+def _network(rng: random.Random, shape: tuple[int, ...], family: Family) -> nn.Module:
     channels, size = shape[0], shape[1]
     act = rng.choice((nn.ReLU, nn.ReLU6, nn.Hardswish))
-    width = rng.choice(WIDTHS[:7])
+    width = rng.choice(family.widths[:family.stem_widths])
     stride = 2 if size >= 48 or rng.random() < 0.5 else 1
     layers: list[nn.Module] = [_conv_bn(channels, width, 3, stride), act()]
     size = -(-size // stride)
     if size >= 24 and rng.random() < 0.3:
         layers.append(rng.choice((nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2))))
         size = -(-size // 2)
-    for stage in range(rng.randint(2, 4)):
-        out = min(WIDTHS[-1], max(8, int(width * rng.uniform(1.0, 2.2))))
+    for stage in range(rng.randint(*family.stages)):
+        out = min(family.widths[-1], max(8, int(width * rng.uniform(1.0, 2.2))))
         out = out // 8 * 8 if rng.random() < 0.6 else out  # on and off the runtimes' channel tiles
         for block in range(rng.randint(1, 3)):
             stride = 2 if block == 0 and size > 4 else 1
