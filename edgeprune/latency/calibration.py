@@ -42,7 +42,7 @@ CHUNK, MIN_TURNS = 15, 30
 STATISTIC = "p10"
 FITTED = "the 10th percentile of its turns' medians (all artifacts timed in one process, in turns of 15 runs)"
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
-LARGE_NETWORKS = 24  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
+LARGE_NETWORKS = 16  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
 
 
 @dataclass(frozen=True)
