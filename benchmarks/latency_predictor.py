@@ -7,10 +7,12 @@ unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on th
 stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
 turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two processes, to show
 how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the share predicted within
-+-10 % of the measured p50 (of the first measurement, and of the second) and the Spearman rank correlation. Then prints the uncalibrated rpi4 estimates for the
-default model and mobilenet_v2 at 224x224, with the basis they come from.
++-10 % of the measured p10 of turn medians (what the calibration fits; of each measurement) and of the p50, and the
+Spearman rank correlation; with --anchors, how fast the calibration's own networks run now against then. Then
+prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--threads 1] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
+    python benchmarks/latency_predictor.py [--set a|b|c] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
+                                           [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
 
@@ -135,6 +137,9 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
     parser.add_argument("--export-only", action="store_true", help="export into --work and stop")
+    parser.add_argument("--anchors", default=None, help="the calibration's --work folder: its networks are timed in "
+                        "the same run, and their p10 now against the calibration's shows whether the machine is as "
+                        "fast as when it was calibrated (another job on a sibling core slowed it 6-13 %% here)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     profile = load_target("host")
@@ -159,11 +164,12 @@ def main() -> None:
         if args.export_only:
             return
         measured_file = work / f"measured-{args.seconds:g}s-x{args.repeats}.json"
+        anchors = _anchors(Path(args.anchors), document) if args.anchors else {}
         if measured_file.is_file():
             results = json.loads(measured_file.read_text())
         else:
             results = [{str(p): {"p10": r["p10_ms"], "p50": r["p50_ms"]}
-                        for p, r in bench_cycled(list(artifacts), threads=args.threads, seconds=args.seconds,
+                        for p, r in bench_cycled([*artifacts, *anchors], threads=args.threads, seconds=args.seconds,
                                                  cpus=cpus).items()}
                        for _ in range(args.repeats)]
             measured_file.write_text(json.dumps(results))
@@ -175,7 +181,29 @@ def main() -> None:
             rows[i]["measured"][n][key] = measured[str(path)][FITTED] * 1e3
             rows[i]["p50"][n][key] = measured[str(path)]["p50"] * 1e3
     _print(rows, document, args)
+    if anchors:
+        _print_anchors(anchors, results)
     _print_rpi4()
+
+
+def _anchors(folder: Path, document: dict) -> dict[Path, tuple[tuple[str, str], float]]:
+    """Every fourth of the calibration's random networks, from its work folder: {artifact: ((runtime, dtype), p10 us
+    at calibration)}."""
+    fitted = {(s["case"], s["runtime"], s["dtype"]): s["p10_us"] for s in document["samples"]}
+    return {folder / case / cal.ARTIFACT_FILES[key]: (key, fitted[(case, *key)])
+            for case in sorted({s["case"] for s in document["samples"] if s["case"].startswith("net-")})[::4]
+            for key in KEYS if (folder / case / cal.ARTIFACT_FILES[key]).is_file() and (case, *key) in fitted}
+
+
+def _print_anchors(anchors: dict[Path, tuple[tuple[str, str], float]], results: list[dict]) -> None:
+    print(f"\nConditions check: the calibration's {len(anchors) // len(KEYS)} networks timed in the same run, their "
+          f"p10 now / at calibration (1.00: the machine is as fast as it was then):\n")
+    print("| runtime | dtype | median | min | max |\n|---|---|---:|---:|---:|")
+    for key in KEYS:
+        ratios = [results[0][str(path)]["p10"] * 1e3 / then for path, (k, then) in anchors.items()
+                  if k == key and str(path) in results[0]]
+        if ratios:
+            print(f"| {key[0]} | {key[1]} | {statistics.median(ratios):.3f} | {min(ratios):.3f} | {max(ratios):.3f} |")
 
 
 def _export(model: torch.nn.Module, shape: tuple[int, ...], folder: Path, profile) -> None:

@@ -56,6 +56,11 @@ def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
     report = json.loads((setup["root"] / "out" / "report.json").read_text())
     record = report["models"]["pruned"]["budget"]
     assert record["budget_ms"] == budget and record["percentile"] == "p95" and not record["calibrated"]
+    # every group's damage was measured at every width the search could give it, the unpruned width scoring ~0
+    assert record["damage"]["images"] == 1024 and record["damage"]["by_width"]
+    for by_width in record["damage"]["by_width"].values():
+        widths = sorted(map(int, by_width))
+        assert by_width[str(widths[-1])] == pytest.approx(0.0, abs=1e-4) < by_width[str(widths[0])]
     assert record["measured"]["p95"] <= budget  # what the search measured for the widths it kept
     assert 1 <= len(record["attempts"]) <= ATTEMPTS
     # the widths the search chose are the student's, at multiples of the host's channel multiple

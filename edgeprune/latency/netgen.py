@@ -6,7 +6,7 @@ of many small operators. So the calibration also measures whole networks, drawn 
 blocks of edge CNNs (plain and strided 3x3 convs, inverted residuals with 3x3/5x5 depthwise and optional
 squeeze-excitation, basic residual blocks, fire modules with concatenation, max/average pooling, ReLU/ReLU6/
 hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models, and a second
-family at those of mobile ImageNet-style models (64-96 px, widths to 512, 10-200 M MACs, up to tens of MB of
+family at those of mobile ImageNet-style models (64-96 px, widths to 512: up to about 50 M MACs and 20 MB of
 weights). A seed fixes each network, so a calibration can be rebuilt and compared. (Imports torch: import this
 module lazily.)
 """
