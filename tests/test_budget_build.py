@@ -60,7 +60,8 @@ def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
     assert record["damage"]["images"] == 1024 and record["damage"]["by_width"]
     for by_width in record["damage"]["by_width"].values():
         widths = sorted(map(int, by_width))
-        assert by_width[str(widths[-1])] == pytest.approx(0.0, abs=1e-4) < by_width[str(widths[0])]
+        assert by_width[str(widths[-1])] == pytest.approx(0.0, abs=1e-4)
+        assert by_width[str(widths[0])] > 1e-4
     assert record["measured"]["p95"] <= budget  # what the search measured for the widths it kept
     assert 1 <= len(record["attempts"]) <= ATTEMPTS
     # the widths the search chose are the student's, at multiples of the host's channel multiple
