@@ -11,7 +11,7 @@ how far the measurement itself repeats. Prints one row per model, then per runti
 Spearman rank correlation; with --anchors, how fast the calibration's own networks run now against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
+    python benchmarks/latency_predictor.py [--set a|b|c|d|e] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
                                            [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
@@ -58,8 +58,54 @@ def _pruned(build: Callable[[], torch.nn.Module], shape: tuple[int, ...], ratio:
 def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
     """Set "a" guided the latency model's design (rounds 1-3 looked at its errors); set "b" was added in round 3
     and measured only after the model was fixed, then looked at (it motivated the larger calibration networks);
-    set "c" was added in round 4 and measured only after that calibration was fixed."""
-    return {"a": _set_a, "b": _set_b, "c": _set_c}[which]()
+    set "c" was added in round 4 and measured only after that calibration was fixed, then looked at (its misses
+    motivated grouped convs, sigmoids and channel splits); set "d" was picked in round 5 before that calibration and
+    measured only after it was fixed; set "e" was picked in round 6, before its calibration."""
+    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e}[which]()
+
+
+def _set_e() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.25", lambda: example_net(width=1.25), ex),
+        ("example w2.5", lambda: example_net(width=2.5), ex),
+        ("example pruned 0.4 (x8)", _pruned(example_net, ex, 0.4, 8), ex),
+        ("example w1.5 pruned 0.35 (odd widths)", _pruned(lambda: example_net(width=1.5), ex, 0.35, 1), ex),
+        ("mobilenet_v2 96px pruned 0.5", _pruned(_tv("mobilenet_v2"), (3, 96, 96), 0.5, 8), (3, 96, 96)),
+        ("mobilenet_v2 x1.4 48px", _tv("mobilenet_v2", width_mult=1.4), (3, 48, 48)),
+        ("mobilenet_v3_small 48px pruned 0.3", _pruned(_tv("mobilenet_v3_small"), (3, 48, 48), 0.3, 8), (3, 48, 48)),
+        ("mobilenet_v3_large 64px pruned 0.3", _pruned(_tv("mobilenet_v3_large"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("mnasnet1_0 96px", _tv("mnasnet1_0"), (3, 96, 96)),
+        ("shufflenet_v2_x2_0 32px", _tv("shufflenet_v2_x2_0"), (3, 32, 32)),
+        ("regnet_x_3_2gf 32px", _tv("regnet_x_3_2gf"), (3, 32, 32)),
+        ("efficientnet_b3 32px", _tv("efficientnet_b3"), (3, 32, 32)),
+        ("resnet34 48px pruned 0.5", _pruned(_tv("resnet34"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("resnet101 32px pruned 0.75", _pruned(_tv("resnet101"), (3, 32, 32), 0.75, 8), (3, 32, 32)),
+        ("wide_resnet50_2 32px pruned 0.75", _pruned(_tv("wide_resnet50_2"), (3, 32, 32), 0.75, 8), (3, 32, 32)),
+        ("squeezenet1_0 48px", _tv("squeezenet1_0"), (3, 48, 48)),
+    ]
+
+
+def _set_d() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.75", lambda: example_net(width=1.75), ex),
+        ("example pruned 0.25 (odd widths)", _pruned(example_net, ex, 0.25, 1), ex),
+        ("example w2.0 pruned 0.5 (x8)", _pruned(lambda: example_net(width=2.0), ex, 0.5, 8), ex),
+        ("mobilenet_v2 x0.75 64px", _tv("mobilenet_v2", width_mult=0.75), (3, 64, 64)),
+        ("mobilenet_v2 48px pruned 0.6", _pruned(_tv("mobilenet_v2"), (3, 48, 48), 0.6, 8), (3, 48, 48)),
+        ("mobilenet_v3_large 48px", _tv("mobilenet_v3_large"), (3, 48, 48)),
+        ("mobilenet_v3_small 96px", _tv("mobilenet_v3_small"), (3, 96, 96)),
+        ("mnasnet0_75 96px", _tv("mnasnet0_75"), (3, 96, 96)),
+        ("shufflenet_v2_x1_5 48px", _tv("shufflenet_v2_x1_5"), (3, 48, 48)),
+        ("regnet_y_1_6gf 32px", _tv("regnet_y_1_6gf"), (3, 32, 32)),
+        ("regnet_x_1_6gf 48px", _tv("regnet_x_1_6gf"), (3, 48, 48)),
+        ("regnet_y_800mf 48px", _tv("regnet_y_800mf"), (3, 48, 48)),
+        ("efficientnet_b2 32px", _tv("efficientnet_b2"), (3, 32, 32)),
+        ("resnet18 64px pruned 0.3", _pruned(_tv("resnet18"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("resnet50 48px pruned 0.5", _pruned(_tv("resnet50"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("resnext50_32x4d 32px pruned 0.5", _pruned(_tv("resnext50_32x4d"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+    ]
 
 
 def _set_c() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -131,8 +177,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=("a", "b", "c"), help="held-out models: a (guided the "
-                        "model's design), b (measured after round 3's model was fixed), c (after round 4's)")
+    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e"), help="held-out models: a (guided the "
+                        "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
+                        "round 5's), e (after round 6's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
@@ -187,11 +234,14 @@ def main() -> None:
 
 
 def _anchors(folder: Path, document: dict) -> dict[Path, tuple[tuple[str, str], float]]:
-    """Every fourth of the calibration's small random networks and every second large one (contention from another
-    core slows models with large weights most), from its work folder: {artifact: ((runtime, dtype), p10 us then)}."""
+    """Every fourth of the calibration's small random networks, every second large one and every third modern one
+    (contention from another core slows models with large weights most), from its work folder:
+    {artifact: ((runtime, dtype), p10 us then)}."""
     fitted = {(s["case"], s["runtime"], s["dtype"]): s["p10_us"] for s in document["samples"]}
     nets = sorted({s["case"] for s in document["samples"] if s["case"].startswith("net-")})
-    chosen = [n for n in nets if not n.startswith("net-large-")][::4] + [n for n in nets if n.startswith("net-large-")][::2]
+    family = {name: name.split("-")[1] if name.count("-") == 2 else "small" for name in nets}
+    chosen = [n for n in nets if family[n] == "small"][::4] + [n for n in nets if family[n] == "large"][::2] \
+        + [n for n in nets if family[n] == "modern"][::3]
     return {folder / case / cal.ARTIFACT_FILES[key]: (key, fitted[(case, *key)])
             for case in chosen
             for key in KEYS if (folder / case / cal.ARTIFACT_FILES[key]).is_file() and (case, *key) in fitted}

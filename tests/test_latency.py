@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from edgeprune.errors import BudgetError
+from edgeprune.latency import calibration
 from edgeprune.latency.calibration import cases, grid
 from edgeprune.latency.budget import _Group, search, shaped, width_step
 from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, uncalibrated
@@ -13,6 +14,9 @@ from edgeprune.latency.ops import Op, torch_ops
 from edgeprune.latency.predict import layer_latency_table, predict_model
 from edgeprune.models.example import example_net
 from edgeprune.targets import load_target
+
+
+BIG_NETWORKS = ("net-modern-001", "net-modern-003", "net-modern-009", "net-modern-013")
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +64,30 @@ def test_tiled_macs_round_pixels_channels_and_depth_up_to_the_micro_kernel() -> 
     assert matvec.tiled_macs(rows=7) == matvec.macs  # one output row runs a one-row kernel
     depthwise = Op("dw", "depthwise", macs=49 * 20 * 9, out_elements=49 * 20, in_channels=20, out_channels=20, kernel=9)
     assert depthwise.tiled_macs(7, 16, 8) == pytest.approx(depthwise.macs * 32 / 20)
+    # RegNet's groups of 8 channels: each group is its own GEMM, its 8 outputs padded to a 16-wide tile
+    grouped = Op("g", "grouped", macs=49 * 64 * 8 * 9, out_elements=49 * 64, in_channels=64, out_channels=64,
+                 kernel=9, groups=8)
+    assert grouped.tiled_macs(channels=16) == pytest.approx(grouped.macs * 2)
+    assert grouped.tiled_macs(channels=8, depth=16) == pytest.approx(grouped.macs * 2)
+
+
+def test_grouped_convs_sigmoids_and_channel_splits_are_their_own_operators() -> None:
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.grouped = torch.nn.Conv2d(32, 32, 3, padding=1, groups=4)
+            self.act = torch.nn.SiLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            kept, rest = x.chunk(2, dim=1)
+            return torch.cat([kept, torch.sigmoid(rest)], 1) + self.act(self.grouped(x))
+
+    ops = torch_ops(Block().eval(), (32, 8, 8))
+    assert [(op.name, op.kind) for op in ops[1:]] == [("", "copy"), ("", "sigmoid"), ("", "copy"),
+                                                       ("grouped", "grouped"), ("act", "sigmoid"), ("", "eltwise")]
+    split, grouped = ops[1], ops[4]
+    assert split.in_elements == split.out_elements == 32 * 64  # the split copies every element once
+    assert grouped.groups == 4 and grouped.macs == 64 * 32 * 8 * 9
 
 
 def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
@@ -67,10 +95,12 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
         truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
-    true_model = LatencyModel("tflite", "int8", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0))
-    cases = [torch_ops(case.build(), case.input_shape) for case in grid()]  # the calibration's micro-benchmarks
-    samples = [(ops, true_model.predict_us(ops)) for ops in cases]
-    fitted = fit(samples, runtime="tflite", dtype="int8", threads=1, basis="test")
+    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0))
+    # the calibration's micro-benchmarks, and networks whose weights span the cache ramp (18-39 MB)
+    measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
+    models = [torch_ops(case.build(), case.input_shape) for case in measured]
+    samples = [(ops, true_model.predict_us(ops)) for ops in models]
+    fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test")
     assert fitted.tile == (4, 8, 8) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
@@ -174,6 +204,10 @@ def test_calibration_networks_are_fixed_by_their_seed_and_cover_every_kind() -> 
     macs = [sum(op.macs for op in torch_ops(c.build(), c.input_shape)) for c in networks[:12]]
     assert min(macs) < 1e6 < 1e7 < max(macs)  # small and large, like the models it predicts
     assert len(cases(quick=True)) == len(grid(quick=True)) + 2
+    modern = [c for c in cases() if c.name.startswith("net-modern-")]
+    assert len(modern) == calibration.MODERN_NETWORKS == 24
+    kinds = {op.kind for c in modern[:6] for op in torch_ops(c.build(), c.input_shape)}
+    assert {"grouped", "sigmoid", "depthwise", "pointwise"} <= kinds and "activation" not in kinds
 
 
 def test_next_goal_scales_then_follows_the_measured_line() -> None:

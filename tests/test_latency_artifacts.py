@@ -23,16 +23,18 @@ TFLITE_EXTRA_COPIES = ("PAD#", "QUANTIZE#", "DEQUANTIZE#")  # documented: not in
 
 
 class HeadNet(nn.Module):
-    """What example_net lacks: max pool, a sigmoid gate, a concat, a flatten of a 2x2 map (a real copy), softmax."""
+    """What example_net lacks: max pool, a grouped conv, a sigmoid gate, a concat, a flatten of a 2x2 map (a real
+    copy), softmax."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
         self.pool = nn.MaxPool2d(2)
+        self.grouped = nn.Conv2d(8, 8, 3, padding=1, groups=2)
         self.fc = nn.Linear(16 * 2 * 2, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.pool(self.conv(x))
+        y = self.grouped(self.pool(self.conv(x)))
         y = torch.cat([y, y * torch.sigmoid(y)], 1)
         return torch.softmax(self.fc(torch.flatten(y, 1)), -1)
 
@@ -95,7 +97,7 @@ def test_compute_ops_and_macs_match_torch(exported, artifact):
 @pytest.mark.parametrize("artifact", ARTIFACTS)
 def test_data_ops_differ_only_as_documented(exported, artifact):
     ops, reference = artifact_ops(exported["folder"] / artifact), exported["torch"]
-    for kind in ("eltwise", "activation", "pool"):
+    for kind in ("eltwise", "activation", "sigmoid", "pool"):
         assert sum(o.kind == kind for o in ops) == sum(o.kind == kind for o in reference), f"{artifact}: {kind}"
     copies = [o for o in ops if o.kind == "copy"]
     if artifact.endswith(".tflite"):

@@ -22,7 +22,8 @@ Known differences from torch_ops on the same model (compute ops and their MACs a
   TRANSPOSE (the copy) then a free RESHAPE. The converter may fold ops away (a multiply by a constant into the
   conv before it). A conv's input is the padded map.
 - ONNX and TFLite list decomposed activations piece by piece (SiLU: Sigmoid + Mul, GELU: Erf, Div, Add, Mul...),
-  and a Transpose that torch ran as a free view (permute) is a copy.
+  and a Transpose that torch ran as a free view (permute) is a copy. A channel split, one copy in torch_ops, is one SLICE per part in TFLite
+  and one Split in ONNX (sized by its first output).
 Names: the ONNX node name (`module_name` maps a TorchScript-exported one to its PyTorch module), or
 "OPNAME#index" for TFLite, which keeps no module names. Dynamic dimensions are taken as 1 (batch 1).
 """
@@ -97,8 +98,8 @@ _TFL_AT_INPUT = frozenset({"QUANTIZE", "DEQUANTIZE", "TRANSPOSE", "RESHAPE"})
 _TFL_KINDS = {
     **dict.fromkeys(("ADD", "MUL", "SUB", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "POW", "NEG", "ABS"),
                     "eltwise"),
-    **dict.fromkeys(("HARD_SWISH", "LOGISTIC", "TANH", "GELU", "ELU", "LEAKY_RELU", "PRELU", "EXP", "SQRT", "RSQRT"),
-                    "activation"),
+    **dict.fromkeys(("HARD_SWISH", "GELU", "ELU", "LEAKY_RELU", "PRELU", "EXP", "SQRT", "RSQRT"), "activation"),
+    **dict.fromkeys(("LOGISTIC", "TANH"), "sigmoid"),
     **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "AVERAGE_POOL_2D", "MAX_POOL_2D"), "pool"),
     **dict.fromkeys(("TRANSPOSE", "CONCATENATION", "PAD", "PADV2", "SOFTMAX", "QUANTIZE", "DEQUANTIZE"), "copy"),
 }
@@ -184,7 +185,7 @@ def _tflite_conv(name: str, kind_name: str, x: Shape, w: Shape, out: Shape) -> O
     groups = in_channels // in_per_group
     kind = conv_kind(groups, in_channels, in_per_group, kernel, out[1] * out[2])
     return Op(name, kind, _numel(out) * kernel * in_per_group, _numel(x), _numel(out), _numel(w), in_channels,
-              out[3], kernel)
+              out[3], kernel, groups)
 
 
 def _matmul(name: str, a: Shape, b: Shape, out: Shape) -> Op:
@@ -214,8 +215,9 @@ _ONNX_LINEAR = {"Gemm": 1, "MatMul": 1, "MatMulInteger": 1, "QLinearMatMul": 3, 
 _ONNX_KINDS = {
     **dict.fromkeys(("Add", "Mul", "Sub", "Div", "Max", "Min", "Pow", "Neg", "Abs", "QLinearAdd", "QLinearMul"),
                     "eltwise"),
-    **dict.fromkeys(("HardSwish", "Sigmoid", "HardSigmoid", "Tanh", "LeakyRelu", "PRelu", "Elu", "Gelu", "Erf",
-                     "Sqrt", "Exp", "QLinearSigmoid", "QLinearLeakyRelu"), "activation"),
+    **dict.fromkeys(("HardSwish", "HardSigmoid", "LeakyRelu", "PRelu", "Elu", "Gelu", "Erf", "Sqrt", "Exp",
+                     "QLinearLeakyRelu"), "activation"),
+    **dict.fromkeys(("Sigmoid", "Tanh", "QLinearSigmoid"), "sigmoid"),
     **dict.fromkeys(("GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool", "ReduceMean", "ReduceMax",
                      "ReduceSum", "QLinearGlobalAveragePool", "QLinearAveragePool"), "pool"),
     **dict.fromkeys(("Concat", "Pad", "Transpose", "Softmax", "QLinearConcat", "QLinearSoftmax"), "copy"),
@@ -329,7 +331,7 @@ def _onnx_conv(node: Any, name: str, x: Shape, w: Shape, out: Shape) -> Op:
     groups, in_per_group, kernel = _attribute(node, "group", 1), w[1], _numel(w[2:])
     kind = conv_kind(groups, x[1], in_per_group, kernel, _numel(out[2:]))
     return Op(name, kind, _numel(out) * in_per_group * kernel, _numel(x), _numel(out), _numel(w), x[1], w[0],
-              kernel)
+              kernel, groups)
 
 
 def _onnx_linear(node: Any, name: str, a: Shape, b: Shape, out: Shape) -> Op:

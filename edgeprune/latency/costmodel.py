@@ -31,7 +31,8 @@ ELEMENT_BYTES = {"fp32": 4, "int8": 1}
 BLOCKS = (1, 4, 8, 16, 32)  # output channel tiles tried by the fit (XNNPACK's nr; ONNX Runtime's MLAS blocks)
 ROWS = (1, 4, 5, 6, 7, 8)  # output pixels per micro-kernel call (XNNPACK's mr: 4-8 on x86 and Arm)
 DEPTHS = (1, 2, 4, 8)  # input channels reduced per step (XNNPACK's kr: 1 in fp32, 2-8 in int8)
-CACHE_RAMPS = ((4.0, 16.0), (8.0, 24.0), (16.0, 48.0))  # MB of model weights: none missed at the low end, all at the high
+# MB of model weights: none missed at the low end, all at the high
+CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), (8.0, 32.0), (16.0, 48.0))
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
@@ -42,7 +43,7 @@ _INDEX = {column: i for i, column in enumerate(COLUMNS)}
 # Uncalibrated guesses, stated so that the estimate can be argued with: the share of the profile's peak compute a
 # batch-1 kernel reaches (direct/implicit-GEMM convs do best, depthwise and matrix-vector products are bound by
 # loads), and fixed costs in CPU cycles (an XNNPACK operator call, an interpreter invoke with input/output copies).
-EFFICIENCY = {"conv": 0.5, "stem": 0.2, "pointwise": 0.5, "depthwise": 0.15, "linear": 0.25}
+EFFICIENCY = {"conv": 0.5, "stem": 0.2, "pointwise": 0.5, "depthwise": 0.15, "grouped": 0.3, "linear": 0.25}
 OP_CYCLES = 2_000
 INVOKE_CYCLES = 15_000
 
@@ -190,6 +191,7 @@ class _Design:
         self.depthwise = np.array([op.kind == "depthwise" for _, op in compute])
         self.macs = np.array([op.macs for _, op in compute], dtype=float)
         self.channels = np.array([op.out_channels for _, op in compute], dtype=float)
+        self.groups = np.array([1 if op.kind == "depthwise" else op.groups for _, op in compute], dtype=float)
         self.pixels = np.array([op.out_elements // op.out_channels for _, op in compute], dtype=float)
         self.kernel = np.array([op.kernel for _, op in compute], dtype=float)
         self.reduced = self.macs / (np.array([op.out_elements for _, op in compute]) * self.kernel)
@@ -197,7 +199,7 @@ class _Design:
     def matrix(self, tile: tuple[int, int, int], ramp: tuple[float, float]) -> np.ndarray:
         rows, block, depth = tile
         up = lambda values, t: np.ceil(values / t) * t  # noqa: E731
-        channels = up(self.channels, block)
+        channels = up(self.channels / self.groups, block) * self.groups
         pixels = np.where(self.pixels <= 1, self.pixels, up(self.pixels, rows))
         macs = np.where(self.depthwise, self.macs * channels / self.channels,
                         pixels * channels * up(self.reduced, depth) * self.kernel)

@@ -5,10 +5,12 @@ invoke), and a fit on single layers alone puts those costs into the per-operator
 of many small operators. So the calibration also measures whole networks, drawn at random from the building
 blocks of edge CNNs (plain and strided 3x3 convs, inverted residuals with 3x3/5x5 depthwise and optional
 squeeze-excitation, basic residual blocks, fire modules with concatenation, max/average pooling, ReLU/ReLU6/
-hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models, and a second
+hard-swish, global pooling or flatten heads) at the widths and resolutions of small edge models, a second
 family at those of mobile ImageNet-style models (64-96 px, widths to 512: up to about 50 M MACs and 20 MB of
-weights). A seed fixes each network, so a calibration can be rebuilt and compared. (Imports torch: import this
-module lazily.)
+weights), and a third of the blocks of RegNet, ShuffleNetV2 and EfficientNet (grouped bottlenecks, channel split
+and shuffle, SiLU, sigmoid gates) at 32-64 px with widths to 768 (0.1-74 MB of fp32 weights, the range where the
+weights outgrow the cache). A seed fixes each network, so a calibration can be rebuilt and compared.
+(Imports torch: import this module lazily.)
 """
 from __future__ import annotations
 
@@ -24,12 +26,21 @@ class Family:
     widths: tuple[int, ...]
     stem_widths: int  # the stem's width is one of the first this many widths
     stages: tuple[int, int]
+    blocks: tuple[str, ...] = ("conv", "inverted", "inverted", "basic", "fire")
+    activations: tuple[type, ...] = (nn.ReLU, nn.ReLU6, nn.Hardswish)
+    gate: type = nn.Hardsigmoid  # of squeeze-excitation
+    growth: tuple[float, float] = (1.0, 2.2)  # each stage's width over the last's
 
 
 FAMILIES = {
     "small": Family(((1, 28), (3, 32), (3, 48), (3, 64)), (8, 12, 16, 20, 24, 32, 40, 48, 56, 64, 72, 96, 128), 7,
                     (2, 4)),
     "large": Family(((3, 64), (3, 96)), (16, 24, 32, 40, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512), 4, (3, 5)),
+    # the blocks of RegNet, ShuffleNetV2 and EfficientNet (grouped bottlenecks, channel split and shuffle, SiLU and
+    # sigmoid gates) at widths whose weights span the cache (about 1-60 MB in fp32)
+    "modern": Family(((3, 32), (3, 48), (3, 64)), (24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 640, 768), 4,
+                     (3, 5), ("grouped", "grouped", "shuffle", "inverted", "basic"), (nn.ReLU, nn.SiLU), nn.Sigmoid,
+                     (1.2, 2.2)),
 }
 
 
@@ -63,7 +74,7 @@ def networks(count: int, first_seed: int = 0, family: str = "small") -> list[Net
 
 def _network(rng: random.Random, shape: tuple[int, ...], family: Family) -> nn.Module:
     channels, size = shape[0], shape[1]
-    act = rng.choice((nn.ReLU, nn.ReLU6, nn.Hardswish))
+    act = rng.choice(family.activations)
     width = rng.choice(family.widths[:family.stem_widths])
     stride = 2 if size >= 48 or rng.random() < 0.5 else 1
     layers: list[nn.Module] = [_conv_bn(channels, width, 3, stride), act()]
@@ -72,12 +83,12 @@ def _network(rng: random.Random, shape: tuple[int, ...], family: Family) -> nn.M
         layers.append(rng.choice((nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2))))
         size = -(-size // 2)
     for stage in range(rng.randint(*family.stages)):
-        out = min(family.widths[-1], max(8, int(width * rng.uniform(1.0, 2.2))))
+        out = min(family.widths[-1], max(8, int(width * rng.uniform(*family.growth))))
         out = out // 8 * 8 if rng.random() < 0.6 else out  # on and off the runtimes' channel tiles
         for block in range(rng.randint(1, 3)):
             stride = 2 if block == 0 and size > 4 else 1
-            kind = rng.choice(("conv", "inverted", "inverted", "basic", "fire"))
-            layers.append(_block(kind, rng, width, out, stride, act))
+            kind = rng.choice(family.blocks)
+            layers.append(_block(kind, rng, width, out, stride, act, family.gate))
             width, size = out, -(-size // stride)
     if rng.random() < 0.7 or size > 7:
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
@@ -98,7 +109,7 @@ def _conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1)
                          nn.BatchNorm2d(cout))
 
 
-def _block(kind: str, rng: random.Random, cin: int, cout: int, stride: int, act: type) -> nn.Module:
+def _block(kind: str, rng: random.Random, cin: int, cout: int, stride: int, act: type, gate: type) -> nn.Module:
     if kind == "conv":
         return nn.Sequential(_conv_bn(cin, cout, 3, stride), act())
     if kind == "basic":
@@ -108,12 +119,22 @@ def _block(kind: str, rng: random.Random, cin: int, cout: int, stride: int, act:
         squeeze = max(8, cin // 4)
         return nn.Sequential(*( [nn.MaxPool2d(2)] if stride == 2 else []), _conv_bn(cin, squeeze, 1), act(),
                              _Fire(squeeze, cout // 2, cout - cout // 2, act))
+    if kind == "grouped":
+        group_width = rng.choice([g for g in (8, 16, 24, 32, 48) if cout % g == 0 and g < cout] or [cout])
+        body = [_conv_bn(cin, cout, 1), act(), _conv_bn(cout, cout, 3, stride, groups=cout // group_width), act()]
+        if rng.random() < 0.5:
+            body.append(_SqueezeExcite(cout, max(8, cin // 4), gate))
+        body.append(_conv_bn(cout, cout, 1))
+        return _Residual(nn.Sequential(*body), None if stride == 1 and cin == cout else _conv_bn(cin, cout, 1, stride),
+                         act())
+    if kind == "shuffle":
+        return _ShuffleUnit(cin, cout, stride, act)
     hidden = cin * rng.choice((1, 3, 4, 6))
     kernel = rng.choice((3, 3, 5))
     body: list[nn.Module] = [] if hidden == cin else [_conv_bn(cin, hidden, 1), act()]
     body += [_conv_bn(hidden, hidden, kernel, stride, groups=hidden), act()]
     if rng.random() < 0.3:
-        body.append(_SqueezeExcite(hidden, max(8, hidden // 4)))
+        body.append(_SqueezeExcite(hidden, max(8, hidden // 4), gate))
     body.append(_conv_bn(hidden, cout, 1))
     return _Residual(nn.Sequential(*body), None, None) if stride == 1 and cin == cout else nn.Sequential(*body)
 
@@ -140,10 +161,35 @@ class _Fire(nn.Module):
 
 
 class _SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, squeeze: int) -> None:
+    def __init__(self, channels: int, squeeze: int, gate: type) -> None:
         super().__init__()
         self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, squeeze, 1), nn.ReLU(),
-                                  nn.Conv2d(squeeze, channels, 1), nn.Hardsigmoid())
+                                  nn.Conv2d(squeeze, channels, 1), gate())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)
+
+
+class _ShuffleUnit(nn.Module):
+    """ShuffleNetV2's unit: half the channels pass through (or, when downsampling or widening, a depthwise branch
+    takes them), the other half runs 1x1 - depthwise 3x3 - 1x1, and the halves are concatenated and shuffled."""
+
+    def __init__(self, cin: int, cout: int, stride: int, act: type) -> None:
+        super().__init__()
+        self.split = stride == 1 and cin == cout and cin % 2 == 0
+        left = cout // 2
+        right_in = cin // 2 if self.split else cin
+        self.left = None if self.split else nn.Sequential(_conv_bn(cin, cin, 3, stride, groups=cin),
+                                                           _conv_bn(cin, left, 1), act())
+        self.right = nn.Sequential(_conv_bn(right_in, cout - left, 1), act(),
+                                   _conv_bn(cout - left, cout - left, 3, stride, groups=cout - left),
+                                   _conv_bn(cout - left, cout - left, 1), act())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.split:
+            kept, x = x.chunk(2, dim=1)
+        else:
+            kept = self.left(x)
+        y = torch.cat([kept, self.right(x)], dim=1)
+        n, c, h, w = y.shape
+        return y if c % 2 else y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-KINDS = ("conv", "stem", "pointwise", "depthwise", "linear", "eltwise", "activation", "pool", "copy")
-COMPUTE_KINDS = ("conv", "stem", "pointwise", "depthwise", "linear")
+KINDS = ("conv", "stem", "pointwise", "depthwise", "grouped", "linear", "eltwise", "activation", "sigmoid", "pool",
+         "copy")
+COMPUTE_KINDS = ("conv", "stem", "pointwise", "depthwise", "grouped", "linear")
 STEM_CHANNELS = 4  # a full conv reading at most this many channels (an image's first layer) runs other kernels
 
 
@@ -33,19 +34,22 @@ class Op:
     in_channels: int = 0
     out_channels: int = 0
     kernel: int = 1  # kernel taps (kh * kw) of a convolution
+    groups: int = 1  # of a convolution
 
     def tiled_macs(self, rows: int = 1, channels: int = 1, depth: int = 1) -> float:
         """The MACs a GEMM micro-kernel computes (XNNPACK's mr x nr tiles, kr-deep): output pixels rounded up to
         `rows` (a single pixel runs a one-row kernel), output channels to `channels`, input channels per kernel
-        tap to `depth`. Depthwise convolutions tile their channels only."""
+        tap to `depth`. A grouped convolution is one GEMM per group, each group's channels rounded up on its own
+        (RegNet's groups of 8 channels cost as 16 in a 16-wide tile). Depthwise convolutions tile their channels
+        only."""
         if not self.macs or not self.out_channels:
             return float(self.macs)
         if self.kind == "depthwise":
             return self.macs * _up(self.out_channels, channels) / self.out_channels
         pixels = self.out_elements // self.out_channels
         reduced = self.macs / (self.out_elements * self.kernel)  # input channels per tap (per group)
-        return float((pixels if pixels <= 1 else _up(pixels, rows)) * _up(self.out_channels, channels)
-                     * _up(reduced, depth) * self.kernel)
+        return float((pixels if pixels <= 1 else _up(pixels, rows)) * self.groups
+                     * _up(self.out_channels / self.groups, channels) * _up(reduced, depth) * self.kernel)
 
     def bytes(self, element_bytes: int) -> int:
         return (self.in_elements + self.out_elements + self.weight_elements) * element_bytes
@@ -85,12 +89,17 @@ def _aten_names() -> dict[str, set[Any]]:
         "eltwise": family(aten.add, aten.add_, aten.mul, aten.mul_, aten.sub, aten.div),
         # non-linear activations a runtime cannot fold into the layer before: in int8 they run as lookup tables or
         # requantizing kernels, at a cost per element unlike an add's (calibrated here, TFLite int8: ~25x an add)
-        "activation": family(aten.hardswish, aten.hardswish_, aten.sigmoid, aten.sigmoid_, aten.silu, aten.silu_,
-                             aten.gelu, aten.tanh, aten.hardsigmoid, aten.hardsigmoid_, aten.leaky_relu,
-                             aten.leaky_relu_, aten.elu),
+        "activation": family(aten.hardswish, aten.hardswish_, aten.gelu, aten.hardsigmoid, aten.hardsigmoid_,
+                             aten.leaky_relu, aten.leaky_relu_, aten.elu),
+        # the logistic family costs per element nothing like hard-swish (calibrated here: a quarter of it in TFLite
+        # int8, 20x it in fp32, where exp dominates), so it is a kind of its own; with both in one kind,
+        # efficientnet_b1 int8 was over-predicted by 57 %
+        "sigmoid": family(aten.sigmoid, aten.sigmoid_, aten.silu, aten.silu_, aten.tanh, aten.tanh_),
         "pool": family(aten.max_pool2d_with_indices, aten.max_pool2d, aten.avg_pool2d, aten.mean,
                        aten._adaptive_avg_pool2d, aten.adaptive_max_pool2d, aten.amax),
         "copy": family(aten.cat, aten.constant_pad_nd, aten._softmax, aten.clone),
+        # a view in torch, a copy into each part in NHWC runtimes (ShuffleNet's channel split)
+        "split": family(aten.split, aten.split_with_sizes, aten.unbind),
         "view": family(aten.view, aten._unsafe_view, aten.reshape),
         "conv": family(aten.convolution),
         "matmul": family(aten.addmm, aten.mm, aten.bmm),
@@ -98,17 +107,17 @@ def _aten_names() -> dict[str, set[Any]]:
 
 
 def conv_kind(groups: int, in_channels: int, in_per_group: int, kernel: int, pixels: int) -> str:
-    """depthwise (one input channel per group), linear (one output pixel: a matrix-vector product, bound by
-    reading its weights, as in squeeze-excitation gates and ResNet's last stage at small inputs), pointwise (1x1),
-    stem (few input channels: XNNPACK and TFLite lower it differently, litert-torch even as a depthwise conv with
-    a channel multiplier) or conv."""
-    if groups > 1 and groups == in_channels and in_per_group == 1:
-        return "depthwise"
-    if groups == 1 and pixels == 1:
+    """depthwise (one input channel per group), grouped (several: one small GEMM per group), linear (one output
+    pixel: a matrix-vector product, bound by reading its weights, as in squeeze-excitation gates and ResNet's last
+    stage at small inputs), pointwise (1x1), stem (few input channels: XNNPACK and TFLite lower it differently,
+    litert-torch even as a depthwise conv with a channel multiplier) or conv."""
+    if groups > 1:
+        return "depthwise" if groups == in_channels and in_per_group == 1 else "grouped"
+    if pixels == 1:
         return "linear"
-    if groups == 1 and kernel == 1:
+    if kernel == 1:
         return "pointwise"
-    if groups == 1 and in_channels <= STEM_CHANNELS:
+    if in_channels <= STEM_CHANNELS:
         return "stem"
     return "conv"
 
@@ -119,7 +128,7 @@ def _conv_op(name: str, args: tuple, out: "torch.Tensor") -> Op:
     kernel = math.prod(weight.shape[2:])
     kind = conv_kind(groups, int(x.shape[1]), in_per_group, kernel, math.prod(out.shape[2:]))
     macs = out.numel() * in_per_group * kernel
-    return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch, kernel)
+    return Op(name, kind, macs, x.numel(), out.numel(), weight.numel(), int(x.shape[1]), out_ch, kernel, groups)
 
 
 def _matmul_op(name: str, func: Any, args: tuple, out: "torch.Tensor") -> Op:
@@ -159,8 +168,14 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
                 # flattening a feature map is a transpose in the NHWC layout TFLite and XNNPACK run in
                 if source.dim() == 4 and _first(out).dim() < 4 and math.prod(source.shape[2:]) > 1:
                     ops.append(Op(name, "copy", 0, source.numel(), source.numel()))
+            elif func in families["split"]:
+                source, parts = args[0], [p for p in out if p.numel()]
+                if source.dim() == 4 and len(parts) > 1:
+                    ops.append(Op(name, "copy", 0, source.numel(), _numel(parts), 0, int(source.shape[1]),
+                                  int(parts[0].shape[1])))
             else:
-                kind = next((k for k in ("eltwise", "activation", "pool", "copy") if func in families[k]), None)
+                kind = next((k for k in ("eltwise", "activation", "sigmoid", "pool", "copy") if func in families[k]),
+                            None)
                 if kind is not None:
                     inputs = [a for a in args if isinstance(a, torch.Tensor) and id(a) not in parameters]
                     result = _first(out)
