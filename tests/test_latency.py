@@ -205,7 +205,7 @@ def test_calibration_networks_are_fixed_by_their_seed_and_cover_every_kind() -> 
     assert min(macs) < 1e6 < 1e7 < max(macs)  # small and large, like the models it predicts
     assert len(cases(quick=True)) == len(grid(quick=True)) + 2
     modern = [c for c in cases() if c.name.startswith("net-modern-")]
-    assert len(modern) == calibration.MODERN_NETWORKS == 24
+    assert len(modern) == calibration.MODERN_NETWORKS == 40
     kinds = {op.kind for c in modern[:6] for op in torch_ops(c.build(), c.input_shape)}
     assert {"grouped", "sigmoid", "depthwise", "pointwise"} <= kinds and "activation" not in kinds
 

@@ -43,7 +43,7 @@ STATISTIC = "p10"
 FITTED = "the 10th percentile of its turns' medians (all artifacts timed in one process, in turns of 15 runs)"
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
 LARGE_NETWORKS = 16  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
-MODERN_NETWORKS = 24  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-40 MB of fp32 weights
+MODERN_NETWORKS = 40  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-74 MB of fp32 weights
 
 
 @dataclass(frozen=True)
