@@ -37,7 +37,7 @@ from edgeprune.pruning import prune
 from edgeprune.targets import load_target
 
 KEYS = tuple(cal.ARTIFACT_FILES)
-FITTED = cal.STATISTIC  # the statistic of turn medians that the calibration fits
+FITTED = cal.STATISTIC  # the statistic of turn medians that the calibration fits (its document says which)
 
 
 def _tv(name: str, **kwargs: object) -> Callable[[], torch.nn.Module]:
@@ -192,6 +192,8 @@ def main() -> None:
     profile = load_target("host")
     path = Path(args.calibration) if args.calibration else cal.calibration_path(profile, None)
     document = None if args.export_only else cal.load(path)
+    global FITTED
+    FITTED = document["protocol"].get("statistic", cal.STATISTIC) if document else cal.STATISTIC
     models = {key: LatencyModel.from_json(document["models"][f"{key[0]}-{key[1]}"]) for key in KEYS} if document else {}
     cpus = tuple(int(c) for c in args.cpus.split(",")) if args.cpus else None
     cases = [c for c in held_out(args.set) if not args.only or any(c[0].startswith(p) for p in args.only.split(","))]

@@ -458,8 +458,10 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 @click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 72 and 96: a coarse fit, "
                                            "for smoke tests.")
 @click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long all artifacts take turns in one process (at least 30 turns each); the fit uses the "
-                   "10th percentile of each one's turn medians (its speed when nothing else interferes).")
+              help="How long all artifacts take turns in one process (at least 30 turns each).")
+@click.option("--statistic", type=click.Choice(["p10", "p50"]), default="p10", show_default=True,
+              help="Fit each artifact's 10th percentile of its turn medians (its speed when nothing interferes) or "
+                   "their median (what a p50 budget is checked against).")
 @click.option("--work", type=click.Path(file_okay=False),
               help="Keep the exported calibration models in this folder and reuse those already there.")
 @click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")
@@ -467,8 +469,8 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
               help="Calibration file to write [calibration/TARGET--DEVICE.json next to the profile, or in "
                    "$EDGEPRUNE_CALIBRATION_DIR].")
 def calibrate(target: str, host: str | None, remote_python: str | None, trust_new_host: bool, threads: int | None,
-              runtimes: str, quick: bool, seconds: float, work: str | None, cpus: tuple[int, ...] | None,
-              out: str | None) -> None:
+              runtimes: str, quick: bool, seconds: float, statistic: str, work: str | None,
+              cpus: tuple[int, ...] | None, out: str | None) -> None:
     """Fit the target's latency model: micro-benchmarks and small networks measured on the device (or here for the
     host target)."""
     import os
@@ -491,7 +493,7 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     threads = threads or (profile.threads if device else min(profile.threads, len(os.sched_getaffinity(0))))
     keys = [key for key in calibration.ARTIFACT_FILES if key[0] in chosen]
     document = calibration.calibrate(profile, threads=threads, device=device, quick=quick, keys=keys,
-                                     trust_new_host=trust_new_host, seconds=seconds, cpus=cpus,
+                                     trust_new_host=trust_new_host, seconds=seconds, cpus=cpus, statistic=statistic,
                                      work=Path(work) if work else None,
                                      progress=lambda line: click.echo(line, err=True))
     path = Path(out) if out else calibration.calibration_path(profile, device)
