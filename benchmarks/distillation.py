@@ -12,7 +12,11 @@ accuracy on those N images instead of the test split (for choosing settings; the
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/distillation.py [--epochs 3] [--seeds 0,1,2] [--train-subset N]
         [--teacher-label-smoothing LS] [--label-smoothing LS] [--temperature T] [--alpha A] [--methods hard,kd]
-        [--validation N] [--no-teacher-cache]
+        [--validation N] [--no-teacher-cache] [--max-shift PX]
+
+With `--max-shift PX` every method also gets random shifts of up to PX pixels (the trainer's `max_shift`); the
+teacher then scores each batch's shifted view live (the logit cache covers flips only), the same view the
+student sees.
 """
 from __future__ import annotations
 
@@ -94,6 +98,9 @@ def main() -> None:
                         help="hold out the last N training images and report accuracy on them, not on the test split")
     parser.add_argument("--no-teacher-cache", action="store_true",
                         help="run the teacher on every batch instead of looking its logits up (same loss, slower)")
+    parser.add_argument("--max-shift", type=int, default=0,
+                        help="random shifts of up to this many pixels, every method (0: flips only, the build's "
+                             "default); KD then runs the teacher per batch on the shifted view")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -131,7 +138,8 @@ def main() -> None:
                 student = copy.deepcopy(start_model)
             settings = TrainSettings(epochs=args.epochs, seed=seed, temperature=args.temperature, alpha=args.alpha,
                                      feature_weight=args.feature_weight, label_smoothing=args.label_smoothing,
-                                     teacher_cache=not args.no_teacher_cache)  # else the build's defaults
+                                     teacher_cache=not args.no_teacher_cache,
+                                     max_shift=args.max_shift)  # else the build's defaults
             acc, wall, curve = run(student, data, settings, teacher, method, plan)
             accs.append(acc)
             walls.append(wall)
@@ -146,7 +154,8 @@ def main() -> None:
         teacher_note = f"the build's teacher recipe with label smoothing {args.teacher_label_smoothing:g}"
     print()
     print(f"Fashion-MNIST, {len(data.x_train):,} training images, {args.epochs} epochs per run (the build's distillation "
-          f"settings: AdamW one-cycle 3e-3, batch 128, label smoothing {args.label_smoothing:g}, flips; KD T={args.temperature:g}, "
+          f"settings: AdamW one-cycle 3e-3, batch 128, label smoothing {args.label_smoothing:g}, "
+          f"{f'flips and shifts of up to {args.max_shift} px' if args.max_shift else 'flips'}; KD T={args.temperature:g}, "
           f"alpha={args.alpha:g}; feature weight {args.feature_weight:g} on the stage outputs), seeds {args.seeds}; accuracy on {split} after the "
           f"last epoch (no model selection). Teacher: {teacher_note}, {100 * teacher_acc:.2f} %, "
           f"{sum(p.numel() for p in teacher.parameters()):,} parameters. {args.threads} torch thread(s), "

@@ -75,3 +75,30 @@ def test_kd_from_the_cache_trains_like_kd_that_runs_the_teacher(digits, teacher)
     for name, value in states[0].items():
         if value.is_floating_point():
             assert torch.allclose(value, states[1][name], atol=1e-3), name
+
+
+def test_kd_with_shifts_runs_the_teacher_on_the_students_view(digits, monkeypatch):
+    """Random shifts give too many views to cache: the trainer must skip the cache and run the teacher on the
+    very batch the student sees ("consistent" teaching), shifted views included."""
+    import edgeprune.distill.trainer as trainer
+
+    def no_cache(*args, **kwargs):
+        raise AssertionError("the logit cache covers flips only; it must not be built with shifts")
+
+    monkeypatch.setattr(trainer, "cache_teacher_logits", no_cache)
+    torch.manual_seed(0)
+    teacher, student = example_net(1, 10, width=0.5).eval(), example_net(1, 10, width=0.5)
+    seen: dict[str, list[torch.Tensor]] = {"teacher": [], "student": []}
+    teacher.register_forward_pre_hook(lambda _m, inputs: seen["teacher"].append(inputs[0].detach().clone()))
+    student.register_forward_pre_hook(
+        lambda m, inputs: seen["student"].append(inputs[0].detach().clone()) if m.training else None)
+    settings = TrainSettings(epochs=1, batch_size=64, seed=0, temperature=1.0, alpha=1.0, max_shift=2)
+    train(student, digits, settings, teacher=teacher)
+    assert len(seen["teacher"]) == len(seen["student"]) == len(digits.x_train) // 64
+    for t_view, s_view in zip(seen["teacher"], seen["student"]):
+        assert torch.equal(t_view, s_view)
+    # the views really are shifted: some are neither a training image nor its mirror
+    originals = torch.from_numpy(digits.x_train).float()
+    known = {bytes(v.numpy().tobytes()) for v in torch.cat([originals, originals.flip(3)])}
+    views = torch.cat(seen["teacher"]).contiguous()
+    assert sum(bytes(v.numpy().tobytes()) not in known for v in views) > len(views) // 2
