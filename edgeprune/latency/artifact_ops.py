@@ -22,8 +22,8 @@ Known differences from torch_ops on the same model (compute ops and their MACs a
   TRANSPOSE (the copy) then a free RESHAPE. The converter may fold ops away (a multiply by a constant into the
   conv before it). A conv's input is the padded map.
 - ONNX and TFLite list decomposed activations piece by piece (SiLU: Sigmoid + Mul, GELU: Erf, Div, Add, Mul...),
-  and a Transpose that torch ran as a free view (permute) is a copy. A channel split, one copy in torch_ops, is one SLICE per part in TFLite
-  and one Split in ONNX (sized by its first output).
+  and a Transpose that torch ran as a free view (permute) is a copy. A channel split, one copy in torch_ops, is
+  one SLICE per part in TFLite and one Split in ONNX (sized by its first output).
 Names: the ONNX node name (`module_name` maps a TorchScript-exported one to its PyTorch module), or
 "OPNAME#index" for TFLite, which keeps no module names. Dynamic dimensions are taken as 1 (batch 1).
 """

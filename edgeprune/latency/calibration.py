@@ -38,8 +38,8 @@ CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' s
 # level repeats). So all artifacts are timed in one process, taking turns of CHUNK runs for `seconds` (at least
 # MIN_TURNS turns each), and the fit uses by default each artifact's 10th percentile of its turn medians: its speed
 # when nothing else interferes. On a quiet device that is within a few % of the median. `statistic="p50"` fits the
-# median of the turn medians instead, the figure a p50 budget is checked against (on this VM it predicted held-out
-# p50s better than the p10 fit predicted p10s: round 6 of benchmarks/results/latency_predictor.md).
+# median of the turn medians instead, the figure a p50 budget is checked against (on this VM, in int8, it predicted
+# held-out p50s better than the p10 fit predicted p10s: round 6 of benchmarks/results/latency_predictor.md).
 CHUNK, MIN_TURNS = 15, 30
 STATISTICS = {"p10": "the 10th percentile", "p50": "the median"}
 STATISTIC = "p10"
@@ -47,7 +47,8 @@ STATISTIC = "p10"
 
 def fitted(statistic: str) -> str:
     """What a calibration's coefficients were fitted to, for its document and every prediction's basis."""
-    return f"{STATISTICS[statistic]} of its turns' medians (all artifacts timed in one process, in turns of {CHUNK} runs)"
+    return (f"{STATISTICS[statistic]} of its turns' medians (all artifacts timed in one process, "
+            f"in turns of {CHUNK} runs)")
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
 LARGE_NETWORKS = 16  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
 MODERN_NETWORKS = 40  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-74 MB of fp32 weights

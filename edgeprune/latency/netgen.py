@@ -37,7 +37,7 @@ FAMILIES = {
                     (2, 4)),
     "large": Family(((3, 64), (3, 96)), (16, 24, 32, 40, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512), 4, (3, 5)),
     # the blocks of RegNet, ShuffleNetV2 and EfficientNet (grouped bottlenecks, channel split and shuffle, SiLU and
-    # sigmoid gates) at widths whose weights span the cache (about 1-60 MB in fp32)
+    # sigmoid gates) at widths whose weights span the cache (0.1-74 MB in fp32)
     "modern": Family(((3, 32), (3, 48), (3, 64)), (24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 640, 768), 4,
                      (3, 5), ("grouped", "grouped", "shuffle", "inverted", "basic"), (nn.ReLU, nn.SiLU), nn.Sigmoid,
                      (1.2, 2.2)),
