@@ -7,11 +7,12 @@ unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on th
 stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
 turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two processes, to show
 how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the share predicted within
-+-10 % of the measured p10 of turn medians (what the calibration fits; of each measurement) and of the p50, and the
-Spearman rank correlation; with --anchors, how fast the calibration's own networks run now against then. Then
++-10 % of the measured statistic of turn medians that the calibration fits (p50 by default; of each measurement) and
+of the p50, and the Spearman rank correlation; with --anchors, how fast the calibration's own networks run now
+against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c|d|e] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
+    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
                                            [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
@@ -60,8 +61,36 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     and measured only after the model was fixed, then looked at (it motivated the larger calibration networks);
     set "c" was added in round 4 and measured only after that calibration was fixed, then looked at (its misses
     motivated grouped convs, sigmoids and channel splits); set "d" was picked in round 5 before that calibration and
-    measured only after it was fixed; set "e" was picked in round 6, before its calibration."""
-    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e}[which]()
+    measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
+    before its calibration (the first fitted to the p50)."""
+    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f}[which]()
+
+
+def _set_f() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w2.25", lambda: example_net(width=2.25), ex),
+        ("example pruned 0.2 (x8)", _pruned(example_net, ex, 0.2, 8), ex),
+        ("example w3.0 pruned 0.6 (x8)", _pruned(lambda: example_net(width=3.0), ex, 0.6, 8), ex),
+        ("example w2.0 pruned 0.45 (odd widths)", _pruned(lambda: example_net(width=2.0), ex, 0.45, 1), ex),
+        ("mobilenet_v2 x0.75 96px pruned 0.3", _pruned(_tv("mobilenet_v2", width_mult=0.75), (3, 96, 96), 0.3, 8),
+         (3, 96, 96)),
+        ("mobilenet_v2 x0.5 48px", _tv("mobilenet_v2", width_mult=0.5), (3, 48, 48)),
+        ("mobilenet_v3_small 32px", _tv("mobilenet_v3_small"), (3, 32, 32)),
+        ("mobilenet_v3_large 32px", _tv("mobilenet_v3_large"), (3, 32, 32)),
+        ("mnasnet0_5 96px", _tv("mnasnet0_5"), (3, 96, 96)),
+        ("mnasnet1_3 64px pruned 0.5", _pruned(_tv("mnasnet1_3"), (3, 64, 64), 0.5, 8), (3, 64, 64)),
+        ("shufflenet_v2_x1_5 64px", _tv("shufflenet_v2_x1_5"), (3, 64, 64)),
+        ("regnet_y_3_2gf 32px", _tv("regnet_y_3_2gf"), (3, 32, 32)),
+        ("regnet_x_400mf 32px", _tv("regnet_x_400mf"), (3, 32, 32)),
+        ("efficientnet_b0 32px", _tv("efficientnet_b0"), (3, 32, 32)),
+        ("resnet18 48px", _tv("resnet18"), (3, 48, 48)),
+        ("resnet50 32px pruned 0.6", _pruned(_tv("resnet50"), (3, 32, 32), 0.6, 8), (3, 32, 32)),
+        ("resnet152 32px pruned 0.8", _pruned(_tv("resnet152"), (3, 32, 32), 0.8, 8), (3, 32, 32)),
+        ("squeezenet1_1 32px", _tv("squeezenet1_1"), (3, 32, 32)),
+        ("googlenet 48px", _tv("googlenet", aux_logits=False, init_weights=True), (3, 48, 48)),
+        ("densenet121 48px pruned 0.5", _pruned(_tv("densenet121"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+    ]
 
 
 def _set_e() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -177,15 +206,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e", "f"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's)")
+                        "round 5's), e (after round 6's), f (after round 7's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
     parser.add_argument("--export-only", action="store_true", help="export into --work and stop")
     parser.add_argument("--anchors", default=None, help="the calibration's --work folder: its networks are timed in "
-                        "the same run, and their p10 now against the calibration's shows whether the machine is as "
+                        "the same run, and their latency now against the calibration's shows whether the machine is as "
                         "fast as when it was calibrated (another job on a sibling core slowed it 6-13 %% here)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -238,8 +267,8 @@ def main() -> None:
 def _anchors(folder: Path, document: dict) -> dict[Path, tuple[tuple[str, str], float]]:
     """Every fourth of the calibration's small random networks, every second large one and every third modern one
     (contention from another core slows models with large weights most), from its work folder:
-    {artifact: ((runtime, dtype), p10 us then)}."""
-    fitted = {(s["case"], s["runtime"], s["dtype"]): s["p10_us"] for s in document["samples"]}
+    {artifact: ((runtime, dtype), the fitted statistic's us then)}."""
+    fitted = {(s["case"], s["runtime"], s["dtype"]): s[f"{FITTED}_us"] for s in document["samples"]}
     nets = sorted({s["case"] for s in document["samples"] if s["case"].startswith("net-")})
     family = {name: name.split("-")[1] if name.count("-") == 2 else "small" for name in nets}
     chosen = [n for n in nets if family[n] == "small"][::4] + [n for n in nets if family[n] == "large"][::2] \
@@ -251,10 +280,10 @@ def _anchors(folder: Path, document: dict) -> dict[Path, tuple[tuple[str, str], 
 
 def _print_anchors(anchors: dict[Path, tuple[tuple[str, str], float]], results: list[dict]) -> None:
     print(f"\nConditions check: {len(anchors) // len(KEYS)} of the calibration's networks timed in the same run, their "
-          f"p10 now / at calibration (1.00: the machine is as fast as it was then):\n")
+          f"{FITTED} now / at calibration (1.00: the machine is as fast as it was then):\n")
     print("| runtime | dtype | median | min | max |\n|---|---|---:|---:|---:|")
     for key in KEYS:
-        ratios = [results[0][str(path)]["p10"] * 1e3 / then for path, (k, then) in anchors.items()
+        ratios = [results[0][str(path)][FITTED] * 1e3 / then for path, (k, then) in anchors.items()
                   if k == key and str(path) in results[0]]
         if ratios:
             print(f"| {key[0]} | {key[1]} | {statistics.median(ratios):.3f} | {min(ratios):.3f} | {max(ratios):.3f} |")

@@ -64,7 +64,7 @@ def test_calibrate_on_a_device_over_ssh_then_estimates_say_calibrated(sshd, tmp_
     env = {**os.environ, "HOME": str(home), "EDGEPRUNE_CALIBRATION_DIR": str(tmp_path / "calibration")}
     env.pop("SSH_AUTH_SOCK", None)
     proc = run_cli("calibrate", "--target", str(profile), "--host", "device", "--remote-python", sys.executable,
-                   "--quick", "--runtimes", "tflite", "--threads", "1", "--seconds", "1", "--statistic", "p50", env=env)
+                   "--quick", "--runtimes", "tflite", "--threads", "1", "--seconds", "1", "--statistic", "p10", env=env)
     assert proc.returncode == 0, proc.stderr
     stored = tmp_path / "calibration" / "board--device.json"
     assert f"calibrated board on device device (" in proc.stdout and str(stored) in proc.stdout
@@ -73,8 +73,8 @@ def test_calibrate_on_a_device_over_ssh_then_estimates_say_calibrated(sshd, tmp_
     assert document["runtime_versions"]["tflite"].startswith("ai-edge-litert ")
     assert len(document["samples"]) == 2 * len(cases(quick=True))  # fp32 and int8 of 8 layers and 2 networks
     assert all(0 < s["p10_us"] <= s["p50_us"] and s["turns"] >= 30 for s in document["samples"])
-    assert document["protocol"]["statistic"] == "p50"  # fitted to the median of the turn medians, and says so
-    assert document["models"]["tflite-int8"]["basis"].endswith("; fitted to the p50)")
+    assert document["protocol"]["statistic"] == "p10"  # fitted to the 10th percentile of the turn medians, and says so
+    assert document["models"]["tflite-int8"]["basis"].endswith("; fitted to the p10)")
     assert list(work_dir.iterdir()) == []  # the device's temp files are gone
     proc = run_cli("targets", str(profile), env=env)
     assert f"latency calibration    {stored}: device device (" in proc.stdout

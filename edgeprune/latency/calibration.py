@@ -34,15 +34,15 @@ ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8")
                   ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
 # On a shared machine speed drifts in phases of seconds to minutes (seen here: turn medians of every artifact at once
-# alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs; the fast phase's
-# level repeats). So all artifacts are timed in one process, taking turns of CHUNK runs for `seconds` (at least
-# MIN_TURNS turns each), and the fit uses by default each artifact's 10th percentile of its turn medians: its speed
-# when nothing else interferes. On a quiet device that is within a few % of the median. `statistic="p50"` fits the
-# median of the turn medians instead, the figure a p50 budget is checked against (on this VM, in int8, it predicted
-# held-out p50s better than the p10 fit predicted p10s: round 6 of benchmarks/results/latency_predictor.md).
+# alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs). So all artifacts
+# are timed in one process, taking turns of CHUNK runs for `seconds` (at least MIN_TURNS turns each), and the fit
+# uses by default each artifact's median of its turn medians: the figure a p50 budget is checked against (round 6 of
+# benchmarks/results/latency_predictor.md: on this VM it predicted held-out p50s better than a p10 fit predicted
+# p10s). `statistic="p10"` fits the 10th percentile instead: the speed when nothing interferes, which repeats better
+# on a noisy machine and is within a few % of the median on a quiet device.
 CHUNK, MIN_TURNS = 15, 30
 STATISTICS = {"p10": "the 10th percentile", "p50": "the median"}
-STATISTIC = "p10"
+STATISTIC = "p50"
 
 
 def fitted(statistic: str) -> str:
