@@ -12,7 +12,7 @@ For each budget:
 - uniform: the same ratio for every group, the smallest ratio (widest model) whose latency is within the
   latency-aware model's (`--match latency`, the default: equal latency) or within the budget (`--match budget`):
   every ratio in steps of --ratio-step and the latency-aware model are timed side by side in one process, taking
-  turns (p10 of the turn medians, as the calibration does);
+  turns (p10 of the turn medians: it repeats better than their median on a noisy machine);
 then both are distilled with the build's settings for --epochs, same seeds, and evaluated on the test split.
 
     python benchmarks/budget.py [--fractions 0.75,0.5,0.25] [--epochs 4] [--seeds 0]

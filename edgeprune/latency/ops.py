@@ -2,8 +2,9 @@
 
 `torch_ops(model, input_shape)` records one batch-1 forward pass at the ATen level (a TorchDispatchMode), so
 functional code (``x + y``, ``torch.flatten``) is seen as well as modules, and names each operator after the
-innermost PyTorch module running it. Batch norm and ReLU/ReLU6/clamp are recorded as `fused`: both TFLite
-converters and ONNX Runtime fold them into the convolution (or the add) before them, so they cost nothing apart.
+innermost PyTorch module running it. ReLU/ReLU6/clamp, and a batch norm right after a convolution or linear
+layer, are `fused`: both TFLite converters and ONNX Runtime fold them into the layer (or the add) before them, so
+they cost nothing apart. A batch norm anywhere else (DenseNet's, after a concatenation) is a multiply of its own.
 """
 from __future__ import annotations
 
@@ -84,8 +85,8 @@ def _aten_names() -> dict[str, set[Any]]:
 
     return {
         "fused": family(aten.relu, aten.relu_, aten.hardtanh, aten.hardtanh_, aten.clamp, aten.clamp_,
-                        aten.clamp_min, aten.clamp_min_, aten._native_batch_norm_legit_no_training,
-                        aten.native_batch_norm, aten.dropout, aten.native_dropout),
+                        aten.clamp_min, aten.clamp_min_, aten.dropout, aten.native_dropout),
+        "batch_norm": family(aten._native_batch_norm_legit_no_training, aten.native_batch_norm),
         "eltwise": family(aten.add, aten.add_, aten.mul, aten.mul_, aten.sub, aten.div),
         # non-linear activations a runtime cannot fold into the layer before: in int8 they run as lookup tables or
         # requantizing kernels, at a cost per element unlike an add's (calibrated here, TFLite int8: ~25x an add)
@@ -152,6 +153,7 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
     # the input is copied into the runtime (and transposed to NHWC, or quantized) before the first operator
     ops: list[Op] = [Op("(input)", "copy", 0, size, size, 0, int(input_shape[0]), int(input_shape[0]))]
     parameters = {id(p) for p in model.parameters()} | {id(b) for b in model.buffers()}
+    layer_outputs: dict[int, torch.Tensor] = {}  # kept alive so that their ids stay unique
 
     class Recorder(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
@@ -159,10 +161,16 @@ def torch_ops(model: "torch.nn.Module", input_shape: tuple[int, ...]) -> list[Op
             name = stack[-1]
             if func in families["conv"]:
                 ops.append(_conv_op(name, args, out))
+                layer_outputs[id(out)] = out
             elif func in families["matmul"]:
                 ops.append(_matmul_op(name, func, args, out))
+                layer_outputs[id(out)] = out
             elif func in families["fused"]:
                 pass
+            elif func in families["batch_norm"]:
+                x = args[0]
+                if id(x) not in layer_outputs:  # nothing to fold it into: a per-channel multiply-add
+                    ops.append(Op(name, "eltwise", 0, x.numel(), x.numel(), 0, int(x.shape[1]), int(x.shape[1])))
             elif func in families["view"]:
                 source = args[0]
                 # flattening a feature map is a transpose in the NHWC layout TFLite and XNNPACK run in
