@@ -12,7 +12,7 @@ of the p50, and the Spearman rank correlation; with --anchors, how fast the cali
 against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
+    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
                                            [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
@@ -62,8 +62,34 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     set "c" was added in round 4 and measured only after that calibration was fixed, then looked at (its misses
     motivated grouped convs, sigmoids and channel splits); set "d" was picked in round 5 before that calibration and
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
-    before its calibration (the first fitted to the p50)."""
-    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f}[which]()
+    before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration."""
+    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g}[which]()
+
+
+def _set_g() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w2.75", lambda: example_net(width=2.75), ex),
+        ("example w1.5 pruned 0.5 (x8)", _pruned(lambda: example_net(width=1.5), ex, 0.5, 8), ex),
+        ("example w2.5 pruned 0.3 (odd widths)", _pruned(lambda: example_net(width=2.5), ex, 0.3, 1), ex),
+        ("example pruned 0.7 (x8)", _pruned(example_net, ex, 0.7, 8), ex),
+        ("mobilenet_v2 48px", _tv("mobilenet_v2"), (3, 48, 48)),
+        ("mobilenet_v2 x0.35 96px", _tv("mobilenet_v2", width_mult=0.35), (3, 96, 96)),
+        ("mobilenet_v3_small 64px pruned 0.4", _pruned(_tv("mobilenet_v3_small"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("mobilenet_v3_large 48px pruned 0.5", _pruned(_tv("mobilenet_v3_large"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("mnasnet0_75 48px", _tv("mnasnet0_75"), (3, 48, 48)),
+        ("mnasnet1_0 32px", _tv("mnasnet1_0"), (3, 32, 32)),
+        ("shufflenet_v2_x1_0 48px", _tv("shufflenet_v2_x1_0"), (3, 48, 48)),
+        ("shufflenet_v2_x0_5 96px", _tv("shufflenet_v2_x0_5"), (3, 96, 96)),
+        ("regnet_y_400mf 32px", _tv("regnet_y_400mf"), (3, 32, 32)),
+        ("regnet_x_800mf 32px", _tv("regnet_x_800mf"), (3, 32, 32)),
+        ("efficientnet_b1 32px", _tv("efficientnet_b1"), (3, 32, 32)),
+        ("resnet18 32px pruned 0.5", _pruned(_tv("resnet18"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+        ("resnet50 48px pruned 0.7", _pruned(_tv("resnet50"), (3, 48, 48), 0.7, 8), (3, 48, 48)),
+        ("resnext50_32x4d 48px pruned 0.6", _pruned(_tv("resnext50_32x4d"), (3, 48, 48), 0.6, 8), (3, 48, 48)),
+        ("wide_resnet50_2 48px pruned 0.8", _pruned(_tv("wide_resnet50_2"), (3, 48, 48), 0.8, 8), (3, 48, 48)),
+        ("squeezenet1_0 32px", _tv("squeezenet1_0"), (3, 32, 32)),
+    ]
 
 
 def _set_f() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -206,9 +232,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e", "f"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e", "f", "g"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's), f (after round 7's)")
+                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

@@ -138,6 +138,10 @@ def grid(quick: bool = False) -> list[MicroCase]:
         *_cases("pointwise", [(512, 1024, 4)]),
         # convolutions down to one output pixel (ResNet's last stage at small inputs): matrix-vector products
         MicroCase("conv", 128, 128, 1), MicroCase("conv", 64, 128, 2, stride=2), MicroCase("pointwise", 256, 512, 1),
+        # and with 2-4 MB of fp32 weights, where zoo models at 32 px keep most of theirs: with the grid's largest
+        # at 1 MB, a 2.4 MB one was predicted 40 % slow in fp32 (round 7 of latency_predictor.md)
+        MicroCase("conv", 256, 256, 1), MicroCase("conv", 192, 384, 2, stride=2), MicroCase("pointwise", 640, 1280, 1),
+        *_cases("linear", [(768, 768, 0), (2304, 256, 0), (1024, 960, 0)]),
         *_cases("add", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
         *_cases("avgpool", [(32, 32, 28), (64, 64, 14)]),
         *_cases("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14), (576, 576, 2)]),
