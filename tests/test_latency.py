@@ -90,7 +90,6 @@ def test_grouped_convs_sigmoids_and_channel_splits_are_their_own_operators() -> 
     assert grouped.groups == 4 and grouped.macs == 64 * 32 * 8 * 9
 
 
-
 def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation() -> None:
     class DenseLayer(torch.nn.Module):  # DenseNet's pre-activation order: concat, norm, relu, conv, norm, relu
         def __init__(self) -> None:
@@ -105,6 +104,7 @@ def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation(
     ops = torch_ops(DenseLayer().eval(), (8, 6, 6))
     assert [(op.name, op.kind) for op in ops[1:]] == [("", "copy"), ("pre", "eltwise"), ("conv", "pointwise")]
     assert ops[2].in_elements == ops[2].out_elements == 16 * 36
+
 
 def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth = np.zeros(len(COLUMNS))
