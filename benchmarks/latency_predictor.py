@@ -12,8 +12,8 @@ of the p50, and the Spearman rank correlation; with --anchors, how fast the cali
 against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g] [--seconds 90] [--cpus 1] [--calibration FILE] [--work DIR]
-                                           [--anchors CALIBRATION_WORK_DIR]
+    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g] [--seconds 90] [--cpus 1] [--calibration FILE]
+                                           [--work DIR] [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=("a", "b", "c", "d", "e", "f", "g"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefg"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
@@ -348,8 +348,8 @@ def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
                  + f" / {row['predicted'][k]:.1f} ({_err(row, k, row['measured'][0]):+.1%})" for k in KEYS]
         print(f"| {row['name']} | {'x'.join(map(str, row['shape']))} | {row['mmacs']:.2f} | {' | '.join(cells)} |")
     within_head = " | ".join(f"within +-10 % of {FITTED} #{n + 1}" for n in range(repeats))
-    print(f"\n| runtime | dtype | models | {within_head}{' | within +-10 % of p50 #1' if also_p50 else ''} | median abs "
-          f"error | worst error | Spearman rank correlation | {FITTED} repeats within (median / max) | "
+    print(f"\n| runtime | dtype | models | {within_head}{' | within +-10 % of p50 #1' if also_p50 else ''} "
+          f"| median abs error | worst error | Spearman rank correlation | {FITTED} repeats within (median / max) | "
           f"{FITTED} #{repeats} within +-10 % of #1{' | p50 repeats within (median / max)' if also_p50 else ''} |")
     print("|---|---|---:|" + "---:|" * (repeats + 5 + (2 if also_p50 else 0)))
     for key in KEYS:
