@@ -2,17 +2,16 @@
 
 Held-out models (none is a calibration micro-benchmark): the bundled example at several widths, the example
 pruned to odd and to rounded widths, and torchvision models (random weights) at small resolutions, pruned and
-unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner
-; the prediction comes from `torch_ops` on the torch model and the
-stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
+unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner;
+the prediction comes from `torch_ops` on the torch model and the stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
 turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two processes, to show
 how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the share predicted within
-+-10 % of the measured statistic of turn medians that the calibration fits (p50 by default; of each measurement) and
-of the p50, and the Spearman rank correlation; with --anchors, how fast the calibration's own networks run now
++-10 % of the measured statistic of turn medians that the calibration fits (p50 by default; of each measurement, and
+of their geometric mean) and of the p50, and the Spearman rank correlation; with --anchors, how fast the calibration's own networks run now
 against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g|h] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR]
 """
 from __future__ import annotations
@@ -62,8 +61,36 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     set "c" was added in round 4 and measured only after that calibration was fixed, then looked at (its misses
     motivated grouped convs, sigmoids and channel splits); set "d" was picked in round 5 before that calibration and
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
-    before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration."""
-    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g}[which]()
+    before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
+    round 9, before its calibration (sets e-g chose round 9's changes)."""
+    return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
+            "h": _set_h}[which]()
+
+
+def _set_h() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.75", lambda: example_net(width=1.75), ex),
+        ("example w2.0 pruned 0.25 (x8)", _pruned(lambda: example_net(width=2.0), ex, 0.25, 8), ex),
+        ("example w3.0 pruned 0.5 (odd widths)", _pruned(lambda: example_net(width=3.0), ex, 0.5, 1), ex),
+        ("example pruned 0.55 (odd widths)", _pruned(example_net, ex, 0.55, 1), ex),
+        ("mobilenet_v2 x0.75 64px", _tv("mobilenet_v2", width_mult=0.75), (3, 64, 64)),
+        ("mobilenet_v2 80px pruned 0.4", _pruned(_tv("mobilenet_v2"), (3, 80, 80), 0.4, 8), (3, 80, 80)),
+        ("mobilenet_v3_small 96px", _tv("mobilenet_v3_small"), (3, 96, 96)),
+        ("mobilenet_v3_large 40px", _tv("mobilenet_v3_large"), (3, 40, 40)),
+        ("mnasnet0_5 48px", _tv("mnasnet0_5"), (3, 48, 48)),
+        ("mnasnet1_0 64px pruned 0.4", _pruned(_tv("mnasnet1_0"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("shufflenet_v2_x1_5 32px", _tv("shufflenet_v2_x1_5"), (3, 32, 32)),
+        ("shufflenet_v2_x0_5 64px", _tv("shufflenet_v2_x0_5"), (3, 64, 64)),
+        ("regnet_y_800mf 32px", _tv("regnet_y_800mf"), (3, 32, 32)),
+        ("regnet_x_1_6gf 32px pruned 0.5", _pruned(_tv("regnet_x_1_6gf"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+        ("efficientnet_b2 32px", _tv("efficientnet_b2"), (3, 32, 32)),
+        ("resnet34 32px pruned 0.6", _pruned(_tv("resnet34"), (3, 32, 32), 0.6, 8), (3, 32, 32)),
+        ("resnet50 64px pruned 0.8", _pruned(_tv("resnet50"), (3, 64, 64), 0.8, 8), (3, 64, 64)),
+        ("resnext50_32x4d 32px pruned 0.5", _pruned(_tv("resnext50_32x4d"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+        ("squeezenet1_1 48px", _tv("squeezenet1_1"), (3, 48, 48)),
+        ("googlenet 32px", _tv("googlenet", aux_logits=False, init_weights=True), (3, 32, 32)),
+    ]
 
 
 def _set_g() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -232,9 +259,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefg"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefgh"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's)")
+                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round 9's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
@@ -347,14 +374,16 @@ def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
         cells = [" / ".join(f"{m[k]:.1f}" for m in row["measured"]) + (f" / {row['p50'][0][k]:.1f}" if also_p50 else "")
                  + f" / {row['predicted'][k]:.1f} ({_err(row, k, row['measured'][0]):+.1%})" for k in KEYS]
         print(f"| {row['name']} | {'x'.join(map(str, row['shape']))} | {row['mmacs']:.2f} | {' | '.join(cells)} |")
-    within_head = " | ".join(f"within +-10 % of {FITTED} #{n + 1}" for n in range(repeats))
+    within_head = " | ".join(f"within +-10 % of {FITTED} #{n + 1}" for n in range(repeats)) \
+        + f" | within +-10 % of the geometric mean of #1-#{repeats}"
     print(f"\n| runtime | dtype | models | {within_head}{' | within +-10 % of p50 #1' if also_p50 else ''} "
           f"| median abs error | worst error | Spearman rank correlation | {FITTED} repeats within (median / max) | "
           f"{FITTED} #{repeats} within +-10 % of #1{' | p50 repeats within (median / max)' if also_p50 else ''} |")
-    print("|---|---|---:|" + "---:|" * (repeats + 5 + (2 if also_p50 else 0)))
+    print("|---|---|---:|" + "---:|" * (repeats + 6 + (2 if also_p50 else 0)))
     for key in KEYS:
         errors = [_err(row, key, row["measured"][0]) for row in rows]
         within = [sum(abs(_err(row, key, row["measured"][n])) <= 0.10 for row in rows) for n in range(repeats)]
+        within.append(sum(abs(_err(row, key, _mean(row["measured"]))) <= 0.10 for row in rows))
         if also_p50:
             within.append(sum(abs(_err(row, key, row["p50"][0])) <= 0.10 for row in rows))
         rho = spearmanr([r["measured"][0][key] for r in rows], [r["predicted"][key] for r in rows]).statistic
@@ -368,6 +397,11 @@ def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
 
 def _err(row: dict, key: tuple[str, str], measured: dict) -> float:
     return row["predicted"][key] / measured[key] - 1
+
+
+def _mean(measured: list[dict]) -> dict:
+    """The geometric mean of the repeats (fresh processes) per runtime and dtype."""
+    return {key: statistics.geometric_mean(m[key] for m in measured) for key in measured[0]}
 
 
 def _repeats(rows: list[dict], key: tuple[str, str], which: str) -> str:

@@ -9,10 +9,12 @@ For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operato
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
 microseconds. MACs are counted as a GEMM micro-kernel computes them: output pixels rounded up to its rows,
 output channels to its channel tile, input channels per kernel tap to its depth (`Op.tiled_macs`). A model
-whose weights outgrow the cache reads them from memory on every inference: the cost of a megabyte of weights
-then depends on the whole model's size, not the layer's (measured here: a 512-channel 3x3 conv at 2x2 costs
-0.30 ms alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between
-two model sizes. Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
+whose data outgrow the cache reads its weights from memory on every inference: the cost of a megabyte of weights
+then depends on the whole model, not the layer (measured here: a 512-channel 3x3 conv at 2x2 costs 0.30 ms
+alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between two
+footprints. The footprint is what one inference touches, its weights and the activations it writes: held-out
+models of 5-15 MB of fp32 weights missed both ways when it counted the weights alone (round 9 of
+benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
 bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least squares on measured
 micro-benchmarks and networks (relative error, so small and large models count alike) and picks the tiles and
 the cache ramp that fit best.
@@ -31,7 +33,7 @@ ELEMENT_BYTES = {"fp32": 4, "int8": 1}
 BLOCKS = (1, 4, 8, 16, 32)  # output channel tiles tried by the fit (XNNPACK's nr; ONNX Runtime's MLAS blocks)
 ROWS = (1, 4, 5, 6, 7, 8)  # output pixels per micro-kernel call (XNNPACK's mr: 4-8 on x86 and Arm)
 DEPTHS = (1, 2, 4, 8)  # input channels reduced per step (XNNPACK's kr: 1 in fp32, 2-8 in int8)
-# MB of model weights: none missed at the low end, all at the high
+# MB of footprint (weights and activations written): no weights missed at the low end, all at the high
 CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), (8.0, 32.0), (16.0, 48.0))
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
@@ -71,7 +73,7 @@ class LatencyModel:
     def op_costs(self, ops: Sequence[Op]) -> list[float]:
         """Microseconds of each operator (the per-model overhead is not in any of them)."""
         theta = np.asarray(self.coefficients)
-        share = uncached_share(weight_mb(ops, self.dtype), self.cache_mb)
+        share = uncached_share(footprint_mb(ops, self.dtype), self.cache_mb)
         return [float(op_features(op, self.tile, self.dtype, share) @ theta) for op in ops]
 
     def predict_us(self, ops: Sequence[Op]) -> float:
@@ -99,10 +101,16 @@ def weight_mb(ops: Sequence[Op], dtype: str) -> float:
     return sum(op.weight_elements for op in ops if op.kind in COMPUTE_KINDS) * ELEMENT_BYTES[dtype] / 1e6
 
 
-def uncached_share(total_mb: float, ramp: tuple[float, float]) -> float:
-    """The share of a model's weights read from memory rather than cache: 0 up to ramp[0] MB, 1 from ramp[1]."""
+def footprint_mb(ops: Sequence[Op], dtype: str) -> float:
+    """Megabytes one inference touches: the weights and every operator's output."""
+    return weight_mb(ops, dtype) + sum(op.out_elements for op in ops) * ELEMENT_BYTES[dtype] / 1e6
+
+
+def uncached_share(footprint: float, ramp: tuple[float, float]) -> float:
+    """The share of a model's weights read from memory rather than cache: 0 up to a footprint of ramp[0] MB, 1 from
+    ramp[1]."""
     low, high = ramp
-    return 0.0 if high <= 0 else min(1.0, max(0.0, (total_mb - low) / (high - low)))
+    return 0.0 if high <= 0 else min(1.0, max(0.0, (footprint - low) / (high - low)))
 
 
 def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float = 0.0) -> np.ndarray:
@@ -121,7 +129,7 @@ def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float 
 
 def model_features(ops: Sequence[Op], tile: tuple[int, int, int], dtype: str,
                    cache_mb: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    share = uncached_share(weight_mb(ops, dtype), cache_mb)
+    share = uncached_share(footprint_mb(ops, dtype), cache_mb)
     row = np.zeros(len(COLUMNS))
     row[0] = 1.0
     for op in ops:
@@ -153,19 +161,22 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
 
 
 def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: str, threads: int, basis: str,
-        blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS, depths: Sequence[int] = DEPTHS,
-        cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS) -> LatencyModel:
-    """Least-squares coefficients (non-negative, relative error) for measured (ops, microseconds) samples; the
-    tiles and the cache ramp are the candidates with the smallest error (the first on a tie)."""
+        weights: Sequence[float] | None = None, blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS,
+        depths: Sequence[int] = DEPTHS, cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS) -> LatencyModel:
+    """Least-squares coefficients (non-negative, relative error, each sample counted `weights[i]` times) for
+    measured (ops, microseconds) samples; the tiles and the cache ramp are the candidates with the smallest error
+    (the first on a tie)."""
     from scipy.optimize import nnls
 
     measured = np.array([us for _, us in samples], dtype=float)
+    weight = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
+    root = np.sqrt(weight)
     design = _Design([ops for ops, _ in samples], dtype)
     best: tuple[float, tuple[int, int, int], tuple[float, float], np.ndarray] | None = None
     for row_tile, block, depth, ramp in itertools.product(rows, blocks, depths, cache_ramps):
         matrix = design.matrix((row_tile, block, depth), ramp)
-        theta, _ = nnls(matrix / measured[:, None], np.ones(len(samples)), maxiter=50 * matrix.shape[1])
-        error = float(np.sqrt(np.mean((matrix @ theta / measured - 1) ** 2)))
+        theta, _ = nnls(matrix * (root / measured)[:, None], root, maxiter=50 * matrix.shape[1])
+        error = float(np.sqrt(np.average((matrix @ theta / measured - 1) ** 2, weights=weight)))
         if best is None or error < best[0] - 1e-4:
             best = (error, (row_tile, block, depth), ramp, theta)
     error, tile, ramp, theta = best
@@ -185,6 +196,7 @@ class _Design:
         self.base = np.stack([model_features(ops, (1, 1, 1), dtype) for ops in models])
         self.uncached_column = _INDEX["per_mb_weights_uncached", ""]
         self.weights = np.array([weight_mb(ops, dtype) for ops in models])
+        self.footprints = np.array([footprint_mb(ops, dtype) for ops in models])
         compute = [(i, op) for i, ops in enumerate(models) for op in ops if op.kind in COMPUTE_KINDS and op.macs]
         self.model = np.array([i for i, _ in compute], dtype=int)
         self.column = np.array([_INDEX["per_mmac", op.kind] for _, op in compute], dtype=int)
@@ -206,6 +218,6 @@ class _Design:
         matrix = self.base.copy()
         matrix[self.model, self.column] = 0.0
         np.add.at(matrix, (self.model, self.column), macs / 1e6)
-        share = np.array([uncached_share(w, ramp) for w in self.weights])
+        share = np.array([uncached_share(f, ramp) for f in self.footprints])
         matrix[:, self.uncached_column] = self.weights * share
         return matrix
