@@ -9,7 +9,7 @@ from edgeprune.errors import BudgetError
 from edgeprune.latency import calibration
 from edgeprune.latency.calibration import cases, grid
 from edgeprune.latency.budget import _Group, search, shaped, width_step
-from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, uncalibrated
+from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, footprint_mb, uncached_share, uncalibrated
 from edgeprune.latency.ops import Op, torch_ops
 from edgeprune.latency.predict import layer_latency_table, predict_model
 from edgeprune.models.example import example_net
@@ -90,6 +90,29 @@ def test_grouped_convs_sigmoids_and_channel_splits_are_their_own_operators() -> 
     assert grouped.groups == 4 and grouped.macs == 64 * 32 * 8 * 9
 
 
+def test_a_channel_shuffle_is_three_copies_and_a_plain_copy_one() -> None:
+    class Shuffle(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n, c, h, w = x.shape
+            shuffled = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+            return shuffled + x.clone()
+
+    ops = torch_ops(Shuffle().eval(), (8, 4, 4))
+    assert [op.kind for op in ops[1:]] == ["copy"] * 4 + ["eltwise"]
+    assert all(op.in_elements == op.out_elements == 8 * 16 for op in ops[1:5])
+
+
+def test_the_grid_has_grouped_convs_of_two_to_sixteen_channels_per_group() -> None:
+    grouped = [case for case in grid() if case.kind == "grouped"]
+    widths = set()
+    for case in grouped:
+        (conv,) = [op for op in torch_ops(case.build(), case.input_shape) if op.macs]
+        assert conv.kind == "grouped" and conv.groups == case.in_channels // case.group_width
+        assert f"-g{conv.groups}" in case.name
+        widths.add(case.group_width)
+    assert widths == {2, 4, 8, 16}
+
+
 def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation() -> None:
     class DenseLayer(torch.nn.Module):  # DenseNet's pre-activation order: concat, norm, relu, conv, norm, relu
         def __init__(self) -> None:
@@ -122,6 +145,33 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
     assert LatencyModel.from_json(fitted.to_json()) == fitted
+
+
+def test_a_sample_weight_counts_like_repeating_the_sample() -> None:
+    case = grid(quick=True)[0]
+    ops = torch_ops(case.build(), case.input_shape)
+    samples = [(ops, 10.0), (ops, 20.0)]  # one model measured twice, at odds: the fit settles between the two
+    options = dict(runtime="tflite", dtype="fp32", threads=1, basis="test", blocks=(1,), rows=(1,), depths=(1,))
+    plain = fit(samples, **options).predict_us(ops)
+    weighted = fit(samples, weights=[1.0, 3.0], **options).predict_us(ops)
+    assert weighted == pytest.approx(fit(samples + [samples[1]] * 2, **options).predict_us(ops), rel=1e-6)
+    assert 10.0 < plain < weighted < 20.0
+
+
+def test_activations_count_towards_the_footprint_that_evicts_weights() -> None:
+    small_weights = [Op("conv", "conv", 10**6, 10**6, 10**6, 10**5, 64, 64, 9)]
+    big_activations = small_weights + [Op("add", "eltwise", 0, 4 * 10**6, 2 * 10**6, 0, 64, 64)]
+    assert footprint_mb(small_weights, "fp32") == pytest.approx(4.4)
+    assert footprint_mb(big_activations, "fp32") == pytest.approx(12.4)
+    ramp = (6.0, 16.0)
+    assert uncached_share(footprint_mb(small_weights, "fp32"), ramp) == 0.0
+    assert uncached_share(footprint_mb(big_activations, "fp32"), ramp) == pytest.approx(0.64)
+    theta = np.zeros(len(COLUMNS))
+    theta[COLUMNS.index(("per_mb_weights_uncached", ""))] = 100.0
+    model = LatencyModel("tflite", "fp32", 1, 1, tuple(theta), "test", cache_mb=ramp)
+    # the conv's 0.4 MB of weights miss the cache only in the model that also writes 8 MB of activations
+    assert model.op_costs(small_weights) == [0.0]
+    assert model.op_costs(big_activations)[0] == pytest.approx(0.4 * 0.64 * 100)
 
 
 def test_uncalibrated_estimates_follow_the_profiles_facts() -> None:

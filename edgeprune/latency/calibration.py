@@ -211,30 +211,49 @@ def calibrate(profile: "TargetProfile", *, threads: int, device: "Device | None"
     from ..bench.fleet import cycle_on_device
     from ..bench.local import bench_cycled
 
-    measured = cases(quick)
-    options = dict(threads=threads, warmup=10, chunk=CHUNK, seconds=seconds, min_chunks=MIN_TURNS, cpus=cpus)
+    options = measuring_options(threads, seconds, cpus)
     with tempfile.TemporaryDirectory(prefix="edgeprune-calibrate-") as tmp:
-        root = Path(work or tmp)
-        artifacts: dict[Path, tuple[MicroCase | NetCase, tuple[str, str]]] = {}
-        for i, case in enumerate(measured, 1):
-            folder = root / case.name
-            paths = {key: folder / ARTIFACT_FILES[key] for key in keys}
-            if not all(path.is_file() for path in paths.values()):
-                progress(f"exporting calibration model {i}/{len(measured)}: {case.name}")
-                paths = export_case(case, folder, profile, keys)
-            artifacts.update({path: (case, key) for key, path in paths.items()})
+        artifacts = export_cases(cases(quick), Path(work or tmp), profile, keys, progress)
         progress(f"measuring {len(artifacts)} artifacts in turns for {seconds:g} s ({threads} threads)"
                  + (f" on {device.name}" if device else " on this machine"))
         if device is not None:
             results = cycle_on_device(device, list(artifacts), trust_new_host=trust_new_host, **options)
         else:
             results = bench_cycled(list(artifacts), **options)
-    first = next(iter(results.values()))
-    where = first["where"]
+    return document(profile, device, artifacts, results, options=options, quick=quick, statistic=statistic)
+
+
+def measuring_options(threads: int, seconds: float, cpus: tuple[int, ...] | None) -> dict[str, Any]:
+    """How a calibration times its artifacts (the runner's options)."""
+    return dict(threads=threads, warmup=10, chunk=CHUNK, seconds=seconds, min_chunks=MIN_TURNS, cpus=cpus)
+
+
+def export_cases(measured: Sequence["MicroCase | NetCase"], root: Path, profile: "TargetProfile",
+                 keys: Sequence[tuple[str, str]], progress: Callable[[str], None] = lambda line: None,
+                 ) -> dict[Path, tuple["MicroCase | NetCase", tuple[str, str]]]:
+    """Export each case into root/NAME (reusing the artifacts already there); {artifact: (case, key)}."""
+    artifacts: dict[Path, tuple[MicroCase | NetCase, tuple[str, str]]] = {}
+    for i, case in enumerate(measured, 1):
+        folder = root / case.name
+        paths = {key: folder / ARTIFACT_FILES[key] for key in keys}
+        if not all(path.is_file() for path in paths.values()):
+            progress(f"exporting calibration model {i}/{len(measured)}: {case.name}")
+            paths = export_case(case, folder, profile, keys)
+        artifacts.update({path: (case, key) for key, path in paths.items()})
+    return artifacts
+
+
+def document(profile: "TargetProfile", device: "Device | None",
+             artifacts: dict[Path, tuple["MicroCase | NetCase", tuple[str, str]]], results: dict[Path, dict[str, Any]],
+             *, options: dict[str, Any], quick: bool = False, statistic: str = STATISTIC) -> dict[str, Any]:
+    """The calibration document: one latency model per (runtime, dtype) fitted to the artifacts' measurements."""
+    first = results[next(iter(artifacts))]
+    where, threads = first["where"], options["threads"]
+    keys = sorted({key for _, key in artifacts.values()})
     samples: list[dict[str, Any]] = []
     by_key: dict[tuple[str, str], list[tuple[list, float, float]]] = {key: [] for key in keys}
     versions: dict[str, str] = {}
-    ops = {case.name: torch_ops(case.build(), case.input_shape) for case in measured}
+    ops = {case.name: torch_ops(case.build(), case.input_shape) for case, _ in artifacts.values()}
     for path, (case, key) in artifacts.items():
         result = results[path]
         versions[key[0]] = f"{result['runtime']} {result['runtime_version']}"
