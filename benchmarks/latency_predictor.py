@@ -11,7 +11,7 @@ of their geometric mean) and of the p50, and the Spearman rank correlation; with
 against then. Then
 prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|c|d|e|f|g|h] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|i] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations
@@ -62,9 +62,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     motivated grouped convs, sigmoids and channel splits); set "d" was picked in round 5 before that calibration and
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
     before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
-    round 9, before its calibration (sets e-g chose round 9's changes)."""
+    round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
+    calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
-            "h": _set_h}[which]()
+            "h": _set_h, "i": _set_i}[which]()
+
+
+def _set_i() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w3.25", lambda: example_net(width=3.25), ex),
+        ("example pruned 0.15 (x8)", _pruned(example_net, ex, 0.15, 8), ex),
+        ("example w2.5 pruned 0.65 (x8)", _pruned(lambda: example_net(width=2.5), ex, 0.65, 8), ex),
+        ("example w1.25 pruned 0.4 (odd widths)", _pruned(lambda: example_net(width=1.25), ex, 0.4, 1), ex),
+        ("mobilenet_v2 x0.5 96px", _tv("mobilenet_v2", width_mult=0.5), (3, 96, 96)),
+        ("mobilenet_v2 32px pruned 0.3", _pruned(_tv("mobilenet_v2"), (3, 32, 32), 0.3, 8), (3, 32, 32)),
+        ("mobilenet_v3_small 80px pruned 0.5", _pruned(_tv("mobilenet_v3_small"), (3, 80, 80), 0.5, 8), (3, 80, 80)),
+        ("mobilenet_v3_large 56px pruned 0.25", _pruned(_tv("mobilenet_v3_large"), (3, 56, 56), 0.25, 8),
+         (3, 56, 56)),
+        ("mnasnet0_75 64px pruned 0.3", _pruned(_tv("mnasnet0_75"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("mnasnet1_3 32px", _tv("mnasnet1_3"), (3, 32, 32)),
+        ("shufflenet_v2_x1_0 64px", _tv("shufflenet_v2_x1_0"), (3, 64, 64)),
+        ("shufflenet_v2_x2_0 48px", _tv("shufflenet_v2_x2_0"), (3, 48, 48)),
+        ("regnet_y_1_6gf 32px pruned 0.5", _pruned(_tv("regnet_y_1_6gf"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+        ("regnet_x_400mf 48px", _tv("regnet_x_400mf"), (3, 48, 48)),
+        ("efficientnet_b0 48px", _tv("efficientnet_b0"), (3, 48, 48)),
+        ("resnet18 64px pruned 0.6", _pruned(_tv("resnet18"), (3, 64, 64), 0.6, 8), (3, 64, 64)),
+        ("resnet101 32px pruned 0.85", _pruned(_tv("resnet101"), (3, 32, 32), 0.85, 8), (3, 32, 32)),
+        ("resnext50_32x4d 48px pruned 0.75", _pruned(_tv("resnext50_32x4d"), (3, 48, 48), 0.75, 8), (3, 48, 48)),
+        ("wide_resnet50_2 32px pruned 0.85", _pruned(_tv("wide_resnet50_2"), (3, 32, 32), 0.85, 8), (3, 32, 32)),
+        ("squeezenet1_0 64px", _tv("squeezenet1_0"), (3, 64, 64)),
+    ]
 
 
 def _set_h() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -259,9 +287,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefgh"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghi"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round 9's)")
+                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round 9's), i "
+                        "(after round 10's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

@@ -1,7 +1,7 @@
 """Calibration: measure small models on the device, fit the latency model's coefficients, keep them.
 
 `edgeprune calibrate --target NAME [--host HOST]` builds a grid of micro-models (conv 3x3, pointwise, depthwise,
-linear, add, pooling over widths and resolutions; some stacked three deep so that a per-operator cost can be told
+linear, residual add, pooling over widths and resolutions; some stacked three deep so that a per-operator cost can be told
 from the per-invoke one) and random small networks (netgen: operators in context), exports each as ONNX and TFLite
 in fp32 and int8, times all artifacts in one runner process taking turns (here, or on the device over SSH; see
 CHUNK), and fits one `LatencyModel` per runtime and dtype. The result is a JSON file per target and device, with
@@ -63,7 +63,7 @@ NETWORK_WEIGHT = 3.0
 class MicroCase:
     """One micro-benchmark: `depth` copies of one layer on a (C, H, W) or (features,) input."""
 
-    kind: str  # conv | grouped | pointwise | depthwise | linear | add | avgpool | globalpool
+    kind: str  # conv | grouped | pointwise | depthwise | linear | residual | pooled | globalpool
     in_channels: int
     out_channels: int
     size: int = 0  # H = W (0 for linear)
@@ -88,13 +88,17 @@ class MicroCase:
 
         c, o, size, stride = self.in_channels, self.out_channels, self.size, self.stride
 
-        class Add(nn.Module):
+        # An add or a pool alone is not what a network runs: the converter folds a chain of constant adds into one
+        # ADD, and the int8 flow leaves a model without a conv in float (round 9: the old "add" and "avgpool" cases
+        # ran one float ADD, and a float pool between transposes, in their int8 files). After a 1x1 conv they run as
+        # in a network: a residual add dequantizes its int8 inputs, adds in float and requantizes.
+        class Residual(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.bias = nn.Parameter(torch.randn(1, c, size, size))
+                self.conv = nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
-                return x + self.bias
+                return x + self.conv(x)
 
         layer = {
             "conv": lambda: nn.Sequential(nn.Conv2d(c, o, 3, stride=stride, padding=1), nn.ReLU()),
@@ -103,8 +107,8 @@ class MicroCase:
             "pointwise": lambda: nn.Sequential(nn.Conv2d(c, o, 1), nn.ReLU()),
             "depthwise": lambda: nn.Sequential(nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c), nn.ReLU()),
             "linear": lambda: nn.Linear(c, o),
-            "add": Add,
-            "avgpool": lambda: nn.AvgPool2d(2),
+            "residual": Residual,
+            "pooled": lambda: nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU(), nn.AvgPool2d(2)),
             "globalpool": lambda: nn.AdaptiveAvgPool2d(1),
         }[self.kind]
         torch.manual_seed(0)
@@ -123,7 +127,7 @@ def grid(quick: bool = False) -> list[MicroCase]:
     if quick:
         return [MicroCase("conv", 16, 16, 14), MicroCase("conv", 24, 40, 7, stride=2), MicroCase("conv", 1, 16, 28),
                 MicroCase("pointwise", 32, 32, 14, 3), MicroCase("depthwise", 32, 32, 14), MicroCase("linear", 128, 10),
-                MicroCase("add", 16, 16, 14), MicroCase("globalpool", 64, 64, 7)]
+                MicroCase("residual", 16, 16, 14), MicroCase("globalpool", 64, 64, 7)]
     return [
         *_cases("conv", [(8, 8, 28), (16, 16, 28), (12, 20, 14), (24, 24, 14), (32, 32, 14), (40, 40, 14),
                          (48, 48, 7), (56, 72, 7), (64, 64, 7), (96, 96, 7), (32, 48, 7), (48, 96, 4),
@@ -156,8 +160,8 @@ def grid(quick: bool = False) -> list[MicroCase]:
         MicroCase("grouped", 64, 64, 12, group_width=2), MicroCase("grouped", 128, 128, 6, group_width=4),
         MicroCase("grouped", 96, 96, 8, group_width=8), MicroCase("grouped", 256, 256, 4, group_width=16),
         MicroCase("grouped", 64, 64, 14, stride=2, group_width=8),
-        *_cases("add", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
-        *_cases("avgpool", [(32, 32, 28), (64, 64, 14)]),
+        *_cases("residual", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
+        *_cases("pooled", [(32, 32, 28), (64, 64, 14)]),
         *_cases("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14), (576, 576, 2)]),
     ]
 
