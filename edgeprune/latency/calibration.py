@@ -91,11 +91,15 @@ class MicroCase:
         # An add or a pool alone is not what a network runs: the converter folds a chain of constant adds into one
         # ADD, and the int8 flow leaves a model without a conv in float (round 9: the old "add" and "avgpool" cases
         # ran one float ADD, and a float pool between transposes, in their int8 files). After a 1x1 conv they run as
-        # in a network: a residual add dequantizes its int8 inputs, adds in float and requantizes.
+        # in a network: a residual add dequantizes its int8 inputs, adds in float and requantizes. Both of its
+        # inputs are conv outputs: an add to the model's NCHW input makes litert-torch transpose the other one.
+        def pointwise() -> nn.Module:
+            return nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
+
         class Residual(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
-                self.conv = nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
+                self.conv = pointwise()
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return x + self.conv(x)
@@ -108,11 +112,12 @@ class MicroCase:
             "depthwise": lambda: nn.Sequential(nn.Conv2d(c, c, 3, stride=stride, padding=1, groups=c), nn.ReLU()),
             "linear": lambda: nn.Linear(c, o),
             "residual": Residual,
-            "pooled": lambda: nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU(), nn.AvgPool2d(2)),
+            "pooled": lambda: nn.Sequential(pointwise(), nn.AvgPool2d(2)),
             "globalpool": lambda: nn.AdaptiveAvgPool2d(1),
         }[self.kind]
         torch.manual_seed(0)
-        return nn.Sequential(*(layer() for _ in range(self.depth))).eval()
+        first = [pointwise()] if self.kind == "residual" else []
+        return nn.Sequential(*first, *(layer() for _ in range(self.depth))).eval()
 
 
 def _cases(kind: str, shapes: Sequence[tuple[int, ...]], deep: Sequence[int] = ()) -> list[MicroCase]:
