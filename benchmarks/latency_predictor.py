@@ -3,13 +3,14 @@
 Held-out models (none is a calibration micro-benchmark): the bundled example at several widths, the example
 pruned to odd and to rounded widths, and torchvision models (random weights) at small resolutions, pruned and
 unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner;
-the prediction comes from `torch_ops` on the torch model and the stored calibration of the `host` target. Measured as the calibration measures: all artifacts in one process, taking
-turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two processes, to show
-how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the share predicted within
-+-10 % of the measured statistic of turn medians that the calibration fits (p50 by default; of each measurement, and
-of their geometric mean) and of the p50, and the Spearman rank correlation; with --anchors, how fast the calibration's own networks run now
-against then. Then
-prints the uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
+the prediction comes from `torch_ops` on the torch model and the stored calibration of the `host` target (with
+--together, from a calibration fitted in the same run). Measured as the calibration measures: all artifacts in one
+process, taking turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two
+processes, to show how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the
+share predicted within +-10 % of the measured statistic of turn medians that the calibration fits (p50 by default;
+of each measurement, and of their geometric mean) and of the p50, and the Spearman rank correlation; with
+--anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
+estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
     python benchmarks/latency_predictor.py [--set a|b|...|i] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
@@ -289,8 +290,8 @@ def main() -> None:
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
     parser.add_argument("--set", default="a", choices=tuple("abcdefghi"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round 9's), i "
-                        "(after round 10's)")
+                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
+                        "9's), i (after round 10's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
@@ -374,8 +375,8 @@ def _together(artifacts: dict, folder: Path, work: Path, profile, args: argparse
         else:
             measured = bench_cycled([*artifacts, *calibration], **options)
             document = cal.document(profile, None, calibration, {p: measured[p] for p in calibration}, options=options)
-            run = {"document": document,
-                   "measured": {str(p): {"p10": measured[p]["p10_ms"], "p50": measured[p]["p50_ms"]} for p in artifacts}}
+            timed = {str(p): {"p10": measured[p]["p10_ms"], "p50": measured[p]["p50_ms"]} for p in artifacts}
+            run = {"document": document, "measured": timed}
             path.write_text(json.dumps(run))
         documents.append(run["document"])
         results.append(run["measured"])

@@ -1,11 +1,11 @@
 """Calibration: measure small models on the device, fit the latency model's coefficients, keep them.
 
-`edgeprune calibrate --target NAME [--host HOST]` builds a grid of micro-models (conv 3x3, pointwise, depthwise,
-linear, residual add, pooling over widths and resolutions; some stacked three deep so that a per-operator cost can be told
-from the per-invoke one) and random small networks (netgen: operators in context), exports each as ONNX and TFLite
-in fp32 and int8, times all artifacts in one runner process taking turns (here, or on the device over SSH; see
-CHUNK), and fits one `LatencyModel` per runtime and dtype. The result is a JSON file per target and device, with
-the runtime versions, the raw measurements and the fit's residuals; predictions made with it say so.
+`edgeprune calibrate --target NAME [--host HOST]` builds a grid of micro-models (conv 3x3, grouped, pointwise,
+depthwise, linear, residual add, pooling over widths and resolutions; some stacked three deep so that a per-operator
+cost can be told from the per-invoke one) and random small networks (netgen: operators in context), exports each as
+ONNX and TFLite in fp32 and int8, times all artifacts in one runner process taking turns (here, or on the device
+over SSH; see CHUNK), and fits one `LatencyModel` per runtime and dtype. The result is a JSON file per target and
+device, with the runtime versions, the raw measurements and the fit's residuals; predictions made with it say so.
 """
 from __future__ import annotations
 

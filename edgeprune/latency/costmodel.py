@@ -14,10 +14,10 @@ then depends on the whole model, not the layer (measured here: a 512-channel 3x3
 alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between two
 footprints. The footprint is what one inference touches, its weights and the activations it writes: held-out
 models of 5-15 MB of fp32 weights missed both ways when it counted the weights alone (round 9 of
-benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come from the target profile's facts (peak compute, memory
-bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least squares on measured
-micro-benchmarks and networks (relative error, so small and large models count alike) and picks the tiles and
-the cache ramp that fit best.
+benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come from the target profile's facts
+(peak compute, memory bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least
+squares on measured micro-benchmarks and networks (relative error, so small and large models count alike; a
+network weighted above a single layer) and picks the tiles and the cache ramp that fit best.
 """
 from __future__ import annotations
 
