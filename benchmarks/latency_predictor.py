@@ -330,7 +330,6 @@ def main() -> None:
         else:
             path = Path(args.calibration) if args.calibration else cal.calibration_path(profile, None)
             documents = [cal.load(path)] * args.repeats
-            FITTED = documents[0]["protocol"].get("statistic", cal.STATISTIC)
             anchors = _anchors(Path(args.anchors), documents[0]) if args.anchors else {}
             results = _measured(work / f"measured-{args.seconds:g}s-x{args.repeats}.json",
                                 lambda: bench_cycled([*artifacts, *anchors], threads=args.threads,
@@ -387,7 +386,8 @@ def _anchors(folder: Path, document: dict) -> dict[Path, tuple[tuple[str, str], 
     """Every fourth of the calibration's small random networks, every second large one and every third modern one
     (contention from another core slows models with large weights most), from its work folder:
     {artifact: ((runtime, dtype), the fitted statistic's us then)}."""
-    fitted = {(s["case"], s["runtime"], s["dtype"]): s[f"{FITTED}_us"] for s in document["samples"]}
+    statistic = document["protocol"].get("statistic", cal.STATISTIC)
+    fitted = {(s["case"], s["runtime"], s["dtype"]): s[f"{statistic}_us"] for s in document["samples"]}
     nets = sorted({s["case"] for s in document["samples"] if s["case"].startswith("net-")})
     family = {name: name.split("-")[1] if name.count("-") == 2 else "small" for name in nets}
     chosen = [n for n in nets if family[n] == "small"][::4] + [n for n in nets if family[n] == "large"][::2] \
