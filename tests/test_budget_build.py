@@ -1,6 +1,8 @@
 """`edgeprune build --target host --budget-ms X`: the widths are searched, measured, and meet X as measured.
 
-A Fashion-MNIST subset (2,000 / 500 images) keeps training short; latency is that of the full 28x28 example model.
+A Fashion-MNIST subset (2,000 / 500 images) keeps training short. The images are upsampled to 56x56: at 28x28 the
+example model's int8 ONNX Runtime latency is mostly fixed cost (0.17 ms unpruned vs 0.12-0.17 ms at the narrowest
+widths), a range that a shared machine's noise covers, so a budget inside it was met or missed by chance.
 Slow: each build exports and measures real artifacts.
 """
 from __future__ import annotations
@@ -26,10 +28,13 @@ def setup(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("budget")
     data = load_data("fashion-mnist")
-    np.savez(root / "fmnist.npz", x_train=data.x_train[:2000], y_train=data.y_train[:2000],
-             x_test=data.x_test[:500], y_test=data.y_test[:500])
+    def upsample(images: np.ndarray) -> np.ndarray:
+        return images.repeat(2, axis=2).repeat(2, axis=3)
+
+    np.savez(root / "fmnist.npz", x_train=upsample(data.x_train[:2000]), y_train=data.y_train[:2000],
+             x_test=upsample(data.x_test[:500]), y_test=data.y_test[:500])
     (root / "edgeprune.toml").write_text("bench-runs = 60\nbench-warmup = 10\nbench-rounds = 2\n"
-                                         "bench-min-seconds = 0.2\nteacher-epochs = 1\ndistill-epochs = 1\n")
+                                         "bench-min-seconds = 0.5\nteacher-epochs = 1\ndistill-epochs = 1\n")
     env = {**os.environ, "EDGEPRUNE_CACHE": str(root / "cache"), "EDGEPRUNE_CALIBRATION_DIR": str(root / "none")}
     return {"root": root, "env": env}
 
