@@ -12,7 +12,7 @@ of each measurement, and of their geometric mean) and of the p50, and the Spearm
 --anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|i] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|j] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations
@@ -64,9 +64,35 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
     before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
     round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
-    calibration."""
+    calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual adds)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
-            "h": _set_h, "i": _set_i}[which]()
+            "h": _set_h, "i": _set_i, "j": _set_j}[which]()
+
+
+def _set_j() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.5", lambda: example_net(width=1.5), ex),
+        ("example w2.25 pruned 0.35 (x8)", _pruned(lambda: example_net(width=2.25), ex, 0.35, 8), ex),
+        ("example w3.5 pruned 0.55 (odd widths)", _pruned(lambda: example_net(width=3.5), ex, 0.55, 1), ex),
+        ("example pruned 0.35 (odd widths)", _pruned(example_net, ex, 0.35, 1), ex),
+        ("mobilenet_v2 56px pruned 0.45", _pruned(_tv("mobilenet_v2"), (3, 56, 56), 0.45, 8), (3, 56, 56)),
+        ("mobilenet_v2 x0.75 40px", _tv("mobilenet_v2", width_mult=0.75), (3, 40, 40)),
+        ("mobilenet_v3_small 56px pruned 0.2", _pruned(_tv("mobilenet_v3_small"), (3, 56, 56), 0.2, 8), (3, 56, 56)),
+        ("mobilenet_v3_large 80px pruned 0.4", _pruned(_tv("mobilenet_v3_large"), (3, 80, 80), 0.4, 8), (3, 80, 80)),
+        ("mnasnet0_5 80px pruned 0.3", _pruned(_tv("mnasnet0_5"), (3, 80, 80), 0.3, 8), (3, 80, 80)),
+        ("mnasnet1_0 40px", _tv("mnasnet1_0"), (3, 40, 40)),
+        ("shufflenet_v2_x0_5 80px", _tv("shufflenet_v2_x0_5"), (3, 80, 80)),
+        ("shufflenet_v2_x2_0 64px", _tv("shufflenet_v2_x2_0"), (3, 64, 64)),
+        ("regnet_x_800mf 40px pruned 0.4", _pruned(_tv("regnet_x_800mf"), (3, 40, 40), 0.4, 8), (3, 40, 40)),
+        ("regnet_y_400mf 48px", _tv("regnet_y_400mf"), (3, 48, 48)),
+        ("efficientnet_b1 40px", _tv("efficientnet_b1"), (3, 40, 40)),
+        ("resnet18 48px pruned 0.45", _pruned(_tv("resnet18"), (3, 48, 48), 0.45, 8), (3, 48, 48)),
+        ("resnet34 40px pruned 0.7", _pruned(_tv("resnet34"), (3, 40, 40), 0.7, 8), (3, 40, 40)),
+        ("resnet50 40px pruned 0.65", _pruned(_tv("resnet50"), (3, 40, 40), 0.65, 8), (3, 40, 40)),
+        ("resnext50_32x4d 40px pruned 0.8", _pruned(_tv("resnext50_32x4d"), (3, 40, 40), 0.8, 8), (3, 40, 40)),
+        ("squeezenet1_1 80px", _tv("squeezenet1_1"), (3, 80, 80)),
+    ]
 
 
 def _set_i() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -288,10 +314,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghi"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghij"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
-                        "9's), i (after round 10's)")
+                        "9's), i (after round 10's), j (after round 11's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

@@ -66,7 +66,7 @@ def export_tflite_int8(
 
         quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
         with torch.no_grad():
-            graph = torch.export.export(net, (example,)).module()
+            graph = _export_for_quantization(net, example)
             prepared = prepare_pt2e(graph, quantizer)
             for sample in data:
                 prepared(torch.from_numpy(np.ascontiguousarray(sample[None, ...])).to(example.dtype))
@@ -78,6 +78,19 @@ def export_tflite_int8(
                 quantized, (example,), quant_config=QuantConfig(pt2e_quantizer=quantizer)
             )
         _write(edge, path)
+
+
+def _export_for_quantization(net: "torch.nn.Module", example: "torch.Tensor") -> "torch.fx.GraphModule":
+    """The graph the PT2E quantizer annotates. Strict (dynamo) export records which Python call made each node;
+    litert-torch's add, mul and cat annotators match on that record, and without it an in-place residual add
+    (`out += identity`, as in torchvision's ResNets and EfficientNets) stays float between DEQUANTIZE and
+    QUANTIZE. Models dynamo cannot trace fall back to non-strict export (ops.py then reports any float ops)."""
+    import torch
+
+    try:
+        return torch.export.export(net, (example,), strict=True).module()
+    except Exception:  # noqa: BLE001 - dynamo's many failure types; non-strict export raises the real error if any
+        return torch.export.export(net, (example,), strict=False).module()
 
 
 WEIGHT_VARIANTS = ("fp16", "dynamic-int8")
