@@ -28,6 +28,7 @@ def setup(tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("budget")
     data = load_data("fashion-mnist")
+
     def upsample(images: np.ndarray) -> np.ndarray:
         return images.repeat(2, axis=2).repeat(2, axis=3)
 

@@ -243,14 +243,15 @@ def test_int8_tflite_quantizes_in_place_residual_adds(tmp_path: Path) -> None:
     from edgeprune.export.ops import inventory
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), BasicBlock(8, 8), BasicBlock(8, 8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                          nn.Linear(8, CLASSES)).eval()
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), BasicBlock(8, 8), BasicBlock(8, 8), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(8, CLASSES)).eval()
     x = np.random.default_rng(0).standard_normal((32, 1, 16, 16)).astype(np.float32)
     export_tflite_int8(model, torch.from_numpy(x[:1]), tmp_path / "m.int8.tflite", x)
     ops = inventory(tmp_path / "m.int8.tflite", int8=True)
     assert ops["ops"]["ADD"] == 2 and ops["float_ops"] == {} and "DEQUANTIZE" not in ops["ops"], ops
     reference = model(torch.from_numpy(x)).detach().numpy()
-    assert int8_parity(reference, run_tflite(tmp_path / "m.int8.tflite", x), reference.argmax(1))["top1_agreement"] >= 0.8
+    parity = int8_parity(reference, run_tflite(tmp_path / "m.int8.tflite", x), reference.argmax(1))
+    assert parity["top1_agreement"] >= 0.8, parity
 
 
 def test_op_inventory_flags_foreign_onnx_domains(tmp_path: Path) -> None:

@@ -82,9 +82,10 @@ def export_tflite_int8(
 
 def _export_for_quantization(net: "torch.nn.Module", example: "torch.Tensor") -> "torch.fx.GraphModule":
     """The graph the PT2E quantizer annotates. Strict (dynamo) export records which Python call made each node;
-    litert-torch's add, mul and cat annotators match on that record, and without it an in-place residual add
-    (`out += identity`, as in torchvision's ResNets and EfficientNets) stays float between DEQUANTIZE and
-    QUANTIZE. Models dynamo cannot trace fall back to non-strict export (ops.py then reports any float ops)."""
+    litert-torch's add, mul and cat annotators match on that record. Without it, residual adds stay float between
+    DEQUANTIZE and QUANTIZE: in-place ones (`out += identity`, torchvision's ResNets) and those fed by another
+    block's output (MobileNetV2). Models dynamo cannot trace fall back to non-strict export (ops.py then reports
+    any float ops)."""
     import torch
 
     try:
