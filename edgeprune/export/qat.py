@@ -31,7 +31,7 @@ def export_tflite_int8_qat(model: "torch.nn.Module", example: "torch.Tensor", pa
     import torch
 
     from ..distill.trainer import TrainSettings, train
-    from .tflite import _converter_errors, _quiet, _write
+    from .tflite import _converter_errors, _quiet, _write, export_for_quantization
 
     path = Path(path)
     if epochs < 1:
@@ -50,7 +50,7 @@ def export_tflite_int8_qat(model: "torch.nn.Module", example: "torch.Tensor", pa
 
         batch = torch.export.Dim("batch", min=1, max=1 << 16)
         sample = torch.from_numpy(data.x_train[:2].copy())
-        graph = torch.export.export(copy.deepcopy(model).eval(), (sample,), dynamic_shapes=({0: batch},)).module()
+        graph = export_for_quantization(copy.deepcopy(model).eval(), sample, dynamic_shapes=({0: batch},))
         _fuse_conv_bn_(graph)
         quantizer = _FoldedBnQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True))
         prepared = allow_exported_model_train_eval(prepare_qat_pt2e(graph, quantizer))

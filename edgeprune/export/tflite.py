@@ -66,7 +66,7 @@ def export_tflite_int8(
 
         quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
         with torch.no_grad():
-            graph = _export_for_quantization(net, example)
+            graph = export_for_quantization(net, example)
             prepared = prepare_pt2e(graph, quantizer)
             for sample in data:
                 prepared(torch.from_numpy(np.ascontiguousarray(sample[None, ...])).to(example.dtype))
@@ -80,7 +80,8 @@ def export_tflite_int8(
         _write(edge, path)
 
 
-def _export_for_quantization(net: "torch.nn.Module", example: "torch.Tensor") -> "torch.fx.GraphModule":
+def export_for_quantization(net: "torch.nn.Module", example: "torch.Tensor",
+                            dynamic_shapes: Any = None) -> "torch.fx.GraphModule":
     """The graph the PT2E quantizer annotates. Strict (dynamo) export records which Python call made each node;
     litert-torch's add, mul and cat annotators match on that record. Without it, residual adds stay float between
     DEQUANTIZE and QUANTIZE: in-place ones (`out += identity`, torchvision's ResNets) and those fed by another
@@ -89,9 +90,9 @@ def _export_for_quantization(net: "torch.nn.Module", example: "torch.Tensor") ->
     import torch
 
     try:
-        return torch.export.export(net, (example,), strict=True).module()
+        return torch.export.export(net, (example,), dynamic_shapes=dynamic_shapes, strict=True).module()
     except Exception:  # noqa: BLE001 - dynamo's many failure types; non-strict export raises the real error if any
-        return torch.export.export(net, (example,), strict=False).module()
+        return torch.export.export(net, (example,), dynamic_shapes=dynamic_shapes, strict=False).module()
 
 
 WEIGHT_VARIANTS = ("fp16", "dynamic-int8")
