@@ -12,7 +12,7 @@ of each measurement, and of their geometric mean) and of the p50, and the Spearm
 --anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|j] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|k] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations
@@ -64,9 +64,36 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
     before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
     round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
-    calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual adds)."""
+    calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual adds); set "k"
+    in round 12, before its calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
-            "h": _set_h, "i": _set_i, "j": _set_j}[which]()
+            "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k}[which]()
+
+
+def _set_k() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example pruned 0.3 (x8)", _pruned(example_net, ex, 0.3, 8), ex),
+        ("example w2.75 pruned 0.4 (odd widths)", _pruned(lambda: example_net(width=2.75), ex, 0.4, 1), ex),
+        ("example w4.0", lambda: example_net(width=4.0), ex),
+        ("example w1.75 pruned 0.6 (x8)", _pruned(lambda: example_net(width=1.75), ex, 0.6, 8), ex),
+        ("mobilenet_v2 40px pruned 0.35", _pruned(_tv("mobilenet_v2"), (3, 40, 40), 0.35, 8), (3, 40, 40)),
+        ("mobilenet_v2 x1.4 32px", _tv("mobilenet_v2", width_mult=1.4), (3, 32, 32)),
+        ("mobilenet_v3_small 40px", _tv("mobilenet_v3_small"), (3, 40, 40)),
+        ("mobilenet_v3_large 96px", _tv("mobilenet_v3_large"), (3, 96, 96)),
+        ("mnasnet0_75 40px pruned 0.4", _pruned(_tv("mnasnet0_75"), (3, 40, 40), 0.4, 8), (3, 40, 40)),
+        ("mnasnet1_3 80px", _tv("mnasnet1_3"), (3, 80, 80)),
+        ("shufflenet_v2_x1_0 32px", _tv("shufflenet_v2_x1_0"), (3, 32, 32)),
+        ("shufflenet_v2_x1_5 80px", _tv("shufflenet_v2_x1_5"), (3, 80, 80)),
+        ("regnet_y_800mf 64px pruned 0.5", _pruned(_tv("regnet_y_800mf"), (3, 64, 64), 0.5, 8), (3, 64, 64)),
+        ("regnet_x_400mf 40px", _tv("regnet_x_400mf"), (3, 40, 40)),
+        ("efficientnet_b0 56px", _tv("efficientnet_b0"), (3, 56, 56)),
+        ("resnet18 40px", _tv("resnet18"), (3, 40, 40)),
+        ("resnet34 56px pruned 0.55", _pruned(_tv("resnet34"), (3, 56, 56), 0.55, 8), (3, 56, 56)),
+        ("resnet50 56px pruned 0.85", _pruned(_tv("resnet50"), (3, 56, 56), 0.85, 8), (3, 56, 56)),
+        ("wide_resnet50_2 40px pruned 0.85", _pruned(_tv("wide_resnet50_2"), (3, 40, 40), 0.85, 8), (3, 40, 40)),
+        ("squeezenet1_0 40px", _tv("squeezenet1_0"), (3, 40, 40)),
+    ]
 
 
 def _set_j() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -314,10 +341,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghij"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijk"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
-                        "9's), i (after round 10's), j (after round 11's)")
+                        "9's), i (after round 10's), j (after round 11's), k (after round 12's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

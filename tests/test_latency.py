@@ -113,6 +113,18 @@ def test_the_grid_has_grouped_convs_of_two_to_sixteen_channels_per_group() -> No
     assert widths == {2, 4, 8, 16}
 
 
+def test_the_grid_has_stems_of_three_five_and_seven_pixel_kernels() -> None:
+    kernels = set()
+    for case in (case for case in grid() if case.kind == "conv" and case.depth == 1):
+        (conv,) = [op for op in torch_ops(case.build(), case.input_shape) if op.macs]
+        if conv.kind == "stem":
+            assert conv.kernel == case.kernel ** 2 and (f"-k{case.kernel}" in case.name) == (case.kernel != 3)
+            assert conv.out_elements == case.out_channels * ((case.size - 1) // case.stride + 1) ** 2
+            kernels.add(case.kernel)
+    assert kernels == {3, 5, 7}
+    assert len({case.name for case in grid()}) == len(grid())
+
+
 def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation() -> None:
     class DenseLayer(torch.nn.Module):  # DenseNet's pre-activation order: concat, norm, relu, conv, norm, relu
         def __init__(self) -> None:

@@ -70,13 +70,15 @@ class MicroCase:
     depth: int = 1
     stride: int = 1  # conv, grouped and depthwise
     group_width: int = 0  # input channels per group of a grouped conv
+    kernel: int = 3  # conv: the kernel's side (ResNet's stem is 7x7)
 
     @property
     def name(self) -> str:
         shape = f"{self.in_channels}x{self.size}x{self.size}" if self.size else f"{self.in_channels}"
         stride = f"-s{self.stride}" if self.stride > 1 else ""
         groups = f"-g{self.in_channels // self.group_width}" if self.group_width else ""
-        return f"{self.kind}-{shape}-to-{self.out_channels}{groups}{stride}-x{self.depth}"
+        kernel = f"-k{self.kernel}" if self.kernel != 3 else ""
+        return f"{self.kind}-{shape}-to-{self.out_channels}{kernel}{groups}{stride}-x{self.depth}"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -86,13 +88,13 @@ class MicroCase:
         import torch
         from torch import nn
 
-        c, o, size, stride = self.in_channels, self.out_channels, self.size, self.stride
+        c, o, size, stride, k = self.in_channels, self.out_channels, self.size, self.stride, self.kernel
 
         # An add or a pool alone is not what a network runs: the converter folds a chain of constant adds into one
         # ADD, and the int8 flow leaves a model without a conv in float (round 9: the old "add" and "avgpool" cases
         # ran one float ADD, and a float pool between transposes, in their int8 files). After a 1x1 conv they run as
-        # in a network: a residual add dequantizes its int8 inputs, adds in float and requantizes. Both of its
-        # inputs are conv outputs: an add to the model's NCHW input makes litert-torch transpose the other one.
+        # in a network. Both of the add's inputs are conv outputs: an add to the model's NCHW input makes
+        # litert-torch transpose the other one.
         def pointwise() -> nn.Module:
             return nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
 
@@ -105,7 +107,7 @@ class MicroCase:
                 return x + self.conv(x)
 
         layer = {
-            "conv": lambda: nn.Sequential(nn.Conv2d(c, o, 3, stride=stride, padding=1), nn.ReLU()),
+            "conv": lambda: nn.Sequential(nn.Conv2d(c, o, k, stride=stride, padding=k // 2), nn.ReLU()),
             "grouped": lambda: nn.Sequential(nn.Conv2d(c, o, 3, stride=stride, padding=1,
                                                        groups=c // self.group_width), nn.ReLU()),
             "pointwise": lambda: nn.Sequential(nn.Conv2d(c, o, 1), nn.ReLU()),
@@ -140,6 +142,10 @@ def grid(quick: bool = False) -> list[MicroCase]:
                 deep=(3, 8)),
         *_cases("conv", [(1, 32, 28), (3, 16, 56), (1, 16, 28, 2), (1, 32, 28, 2), (3, 32, 32, 2), (3, 24, 64, 2),
                          (1, 8, 14), (3, 16, 32)]),  # stems: few input channels
+        # 5x5 and 7x7 stems (ResNet's is 7x7, stride 2): with only 3x3 ones in the grid the fp32 fit priced a stem by
+        # its memory alone, the same at any kernel, and a 7x7 one ran 3.3-4.4x as long as predicted (after round 11)
+        MicroCase("conv", 3, 64, 64, stride=2, kernel=7), MicroCase("conv", 3, 32, 96, stride=2, kernel=7),
+        MicroCase("conv", 3, 48, 48, stride=2, kernel=7), MicroCase("conv", 3, 24, 64, stride=2, kernel=5),
         *_cases("pointwise", [(16, 16, 28), (32, 32, 14), (24, 40, 14), (48, 48, 14), (64, 64, 7), (96, 96, 7),
                               (128, 128, 7), (72, 24, 14), (160, 160, 4), (36, 100, 7), (16, 96, 16), (96, 24, 16)],
                 deep=(1, 5)),
