@@ -56,7 +56,9 @@ def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
     assert found, lines[0]
     narrowest = float(found.group(1))
 
-    budget = round(1.5 * narrowest, 4)
+    # between the narrowest and the unpruned latency (about 1.8x the narrowest here), clear of both by more than
+    # the p95's run-to-run noise (+-10 % with the other core busy)
+    budget = round(1.6 * narrowest, 4)
     proc = _build(setup, "--budget-ms", str(budget), "--json")
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((setup["root"] / "out" / "report.json").read_text())
