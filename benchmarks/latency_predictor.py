@@ -64,8 +64,8 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     measured only after it was fixed; set "e" was picked in round 6, before its calibration; set "f" in round 7,
     before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
     round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
-    calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual adds); set "k"
-    in round 12, before its calibration."""
+    calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual
+    adds); set "k" in round 12, before its calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k}[which]()
 
