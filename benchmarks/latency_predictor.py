@@ -65,9 +65,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     before its calibration (the first fitted to the p50); set "g" in round 8, before its calibration; set "h" in
     round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
     calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual
-    adds); set "k" in round 12, before its calibration."""
+    adds); set "k" in round 12, before its calibration; set "l" in round 13, before its calibration (the first on
+    an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
-            "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k}[which]()
+            "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l}[which]()
+
+
+def _set_l() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.25", lambda: example_net(width=1.25), ex),
+        ("example w0.75", lambda: example_net(width=0.75), ex),
+        ("example w3.0 pruned 0.5 (x8)", _pruned(lambda: example_net(width=3.0), ex, 0.5, 8), ex),
+        ("example w2.5 pruned 0.3 (odd widths)", _pruned(lambda: example_net(width=2.5), ex, 0.3, 1), ex),
+        ("mobilenet_v2 48px", _tv("mobilenet_v2"), (3, 48, 48)),
+        ("mobilenet_v2 x0.5 64px pruned 0.3", _pruned(_tv("mobilenet_v2", width_mult=0.5), (3, 64, 64), 0.3, 8),
+         (3, 64, 64)),
+        ("mobilenet_v3_small 96px pruned 0.4", _pruned(_tv("mobilenet_v3_small"), (3, 96, 96), 0.4, 8), (3, 96, 96)),
+        ("mobilenet_v3_large 48px", _tv("mobilenet_v3_large"), (3, 48, 48)),
+        ("mnasnet1_0 56px pruned 0.5", _pruned(_tv("mnasnet1_0"), (3, 56, 56), 0.5, 8), (3, 56, 56)),
+        ("mnasnet0_75 96px", _tv("mnasnet0_75"), (3, 96, 96)),
+        ("shufflenet_v2_x1_5 48px", _tv("shufflenet_v2_x1_5"), (3, 48, 48)),
+        ("shufflenet_v2_x0_5 56px", _tv("shufflenet_v2_x0_5"), (3, 56, 56)),
+        ("regnet_x_800mf 56px", _tv("regnet_x_800mf"), (3, 56, 56)),
+        ("regnet_y_400mf 64px pruned 0.4", _pruned(_tv("regnet_y_400mf"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("efficientnet_b0 72px", _tv("efficientnet_b0"), (3, 72, 72)),
+        ("resnet18 56px pruned 0.6", _pruned(_tv("resnet18"), (3, 56, 56), 0.6, 8), (3, 56, 56)),
+        ("resnet34 32px", _tv("resnet34"), (3, 32, 32)),
+        ("resnet50 32px", _tv("resnet50"), (3, 32, 32)),
+        ("resnext50_32x4d 32px pruned 0.6", _pruned(_tv("resnext50_32x4d"), (3, 32, 32), 0.6, 8), (3, 32, 32)),
+        ("squeezenet1_1 48px", _tv("squeezenet1_1"), (3, 48, 48)),
+    ]
 
 
 def _set_k() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -341,10 +369,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijk"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijkl"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
-                        "9's), i (after round 10's), j (after round 11's), k (after round 12's)")
+                        "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
+                        "12's, on a new CPU)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
