@@ -46,20 +46,36 @@ def _build(setup: dict, *args: str) -> "subprocess.CompletedProcess":  # noqa: F
                    "--out", str(root / "out"), "--quiet", *args, cwd=root, env=setup["env"])
 
 
+def _narrowest_ms(stderr: str, budget: str) -> float | None:
+    """The p95 the build measured at the narrowest widths, when it failed because even those miss `budget`."""
+    found = re.search(rf"latency budget {re.escape(budget)} ms \(p95\) cannot be met: the best achievable is "
+                      r"(\d+\.\d+) ms measured on host .* at the narrowest widths allowed", stderr)
+    return float(found.group(1)) if found else None
+
+
+def _aim(narrowest: float) -> float:
+    """Between the narrowest and the unpruned latency (about 1.8-3x the narrowest here), clear of both by more than
+    the p95's run-to-run noise (+-10 % with the other core busy)."""
+    return round(1.6 * narrowest, 4)
+
+
 def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
     proc = _build(setup, "--budget-ms", "0.0001")
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    found = re.search(r"latency budget 0\.0001 ms \(p95\) cannot be met: the best achievable is (\d+\.\d+) ms "
-                      r"measured on host .* at the narrowest widths allowed", lines[0])
-    assert found, lines[0]
-    narrowest = float(found.group(1))
+    narrowest = _narrowest_ms(lines[0], "0.0001")
+    assert narrowest, lines[0]
 
-    # between the narrowest and the unpruned latency (about 1.8x the narrowest here), clear of both by more than
-    # the p95's run-to-run noise (+-10 % with the other core busy)
-    budget = round(1.6 * narrowest, 4)
-    proc = _build(setup, "--budget-ms", str(budget), "--json")
+    budget = _aim(narrowest)
+    for _ in range(3):
+        proc = _build(setup, "--budget-ms", str(budget), "--json")
+        narrowest = _narrowest_ms(proc.stderr, f"{budget:g}") if proc.returncode else None
+        if narrowest is None or narrowest <= budget:
+            break
+        # the machine slowed down between builds (CI saw the narrowest widths go from 0.137 to 0.219 ms): the build
+        # rightly failed, because even the narrowest widths now miss the budget; aim again from what it measured
+        budget = _aim(narrowest)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((setup["root"] / "out" / "report.json").read_text())
     record = report["models"]["pruned"]["budget"]
