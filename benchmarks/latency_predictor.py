@@ -66,9 +66,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     round 9, before its calibration (sets e-g chose round 9's changes); set "i" in round 10, before its
     calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual
     adds); set "k" in round 12, before its calibration; set "l" in round 13, before its calibration (the first on
-    an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12)."""
+    an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12); set "m" in round 14, before its calibration
+    (the first with the private-cache term)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
-            "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l}[which]()
+            "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
+            "m": _set_m}[which]()
+
+
+def _set_m() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w2.0", lambda: example_net(width=2.0), ex),
+        ("example w0.5 (odd widths)", _pruned(example_net, ex, 0.5, 1), ex),
+        ("example w3.5 pruned 0.6 (x8)", _pruned(lambda: example_net(width=3.5), ex, 0.6, 8), ex),
+        ("example w1.5 pruned 0.2 (x8)", _pruned(lambda: example_net(width=1.5), ex, 0.2, 8), ex),
+        ("mobilenet_v2 64px pruned 0.25", _pruned(_tv("mobilenet_v2"), (3, 64, 64), 0.25, 8), (3, 64, 64)),
+        ("mobilenet_v2 x0.75 80px", _tv("mobilenet_v2", width_mult=0.75), (3, 80, 80)),
+        ("mobilenet_v3_small 48px", _tv("mobilenet_v3_small"), (3, 48, 48)),
+        ("mobilenet_v3_large 64px pruned 0.5", _pruned(_tv("mobilenet_v3_large"), (3, 64, 64), 0.5, 8), (3, 64, 64)),
+        ("mnasnet0_5 48px", _tv("mnasnet0_5"), (3, 48, 48)),
+        ("mnasnet1_3 64px pruned 0.4", _pruned(_tv("mnasnet1_3"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("shufflenet_v2_x1_0 80px", _tv("shufflenet_v2_x1_0"), (3, 80, 80)),
+        ("shufflenet_v2_x2_0 32px", _tv("shufflenet_v2_x2_0"), (3, 32, 32)),
+        ("regnet_x_400mf 64px pruned 0.3", _pruned(_tv("regnet_x_400mf"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("regnet_y_800mf 40px", _tv("regnet_y_800mf"), (3, 40, 40)),
+        ("efficientnet_b1 56px pruned 0.3", _pruned(_tv("efficientnet_b1"), (3, 56, 56), 0.3, 8), (3, 56, 56)),
+        ("resnet18 32px", _tv("resnet18"), (3, 32, 32)),
+        ("resnet34 48px pruned 0.5", _pruned(_tv("resnet34"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("resnet50 48px pruned 0.7", _pruned(_tv("resnet50"), (3, 48, 48), 0.7, 8), (3, 48, 48)),
+        ("wide_resnet50_2 32px pruned 0.8", _pruned(_tv("wide_resnet50_2"), (3, 32, 32), 0.8, 8), (3, 32, 32)),
+        ("squeezenet1_0 56px", _tv("squeezenet1_0"), (3, 56, 56)),
+    ]
 
 
 def _set_l() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -369,11 +397,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijkl"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklm"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
-                        "12's, on a new CPU)")
+                        "12's, on a new CPU), m (after round 14's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
