@@ -502,8 +502,7 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     for key, model in document["models"].items():
         fit = model["fit"]
         click.echo(f"  {key}: tiles {model['rows']}x{model['block']}x{model['depth']} (pixels x channels x depth), "
-                   f"weights from the shared cache from {model['private_mb'][0]:g}-{model['private_mb'][1]:g} MB and "
-                   f"uncached from {model['cache_mb'][0]:g}-{model['cache_mb'][1]:g} MB, fit on {fit['samples']} models: "
+                   f"weights uncached from {model['cache_mb'][0]:g}-{model['cache_mb'][1]:g} MB, fit on {fit['samples']} models: "
                    f"rms error {100 * fit['rms_relative_error']:.1f} %, {100 * fit['within_10pct']:.0f} % within +-10 %")
 
 

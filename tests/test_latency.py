@@ -141,20 +141,18 @@ def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation(
     assert ops[2].in_elements == ops[2].out_elements == 16 * 36
 
 
-def test_fit_recovers_known_coefficients_tiles_and_cache_ramps() -> None:
+def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth = np.zeros(len(COLUMNS))
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
-        truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_shared": 30.0,
-                    "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
-    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0),
-                              private_mb=(0.5, 2.0))
+        truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
+    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0))
     # the calibration's micro-benchmarks, and networks whose weights span the cache ramp (18-39 MB)
     measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
     models = [torch_ops(case.build(), case.input_shape) for case in measured]
     samples = [(ops, true_model.predict_us(ops)) for ops in models]
     fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test")
-    assert fitted.tile == (4, 8, 8) and fitted.cache_mb == (8.0, 24.0) and fitted.private_mb == (0.5, 2.0)
+    assert fitted.tile == (4, 8, 8) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from ..targets import TargetProfile
     from .netgen import NetCase
 
-SCHEMA = 6  # 2: the "activation" kind, fit on turn medians; 3: micro-kernel tiles, the cache ramp; 4: grouped, sigmoid;
-# 5: the cache ramp over the footprint (weights and activations); 6: the private-cache ramp
+SCHEMA = 5  # 2: the "activation" kind, fit on turn medians; 3: micro-kernel tiles, the cache ramp; 4: grouped, sigmoid;
+# 5: the cache ramp over the footprint (weights and activations)
 ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8"): "model.int8.onnx",
                   ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency

@@ -4,7 +4,6 @@ For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operato
 
     per_op[k] + per_mmac[k] * MACs as the kernel tiles them / 1e6
               + per_mb_in[k] * MB read + per_mb_out[k] * MB written + per_mb_weights[k] * MB of weights
-              + per_mb_weights_shared * MB of weights * the share of the model's weights beyond the core's own cache
               + per_mb_weights_uncached * MB of weights * the share of the model's weights that misses the cache
 
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
@@ -15,14 +14,10 @@ then depends on the whole model, not the layer (measured here: a 512-channel 3x3
 alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between two
 footprints. The footprint is what one inference touches, its weights and the activations it writes: held-out
 models of 5-15 MB of fp32 weights missed both ways when it counted the weights alone (round 9 of
-benchmarks/results/latency_predictor.md). A second ramp, at the size of a core's private cache (L2), prices weights
-read from the shared cache: on a Xeon with 2 MB of L2 per core, a 768x768 fp32 linear layer (2.4 MB) cost 31 us per
-MB of weights and a 512x512 one (1 MB) 14 us; with one ramp, TFLite fp32 predicted 2 of round 13's 20 held-out
-models within +-10 % of their p10, with both 8 (the calibration's own rms error 11 -> 9 %). Uncalibrated, the
-coefficients come from the target profile's facts (peak compute, memory bandwidth, clock) and stated efficiency
-guesses; `fit` replaces them with non-negative least squares on measured micro-benchmarks and networks (relative
-error, so small and large models count alike; a network weighted above a single layer) and picks the tiles and the
-cache ramps that fit best.
+benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come from the target profile's facts
+(peak compute, memory bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least
+squares on measured micro-benchmarks and networks (relative error, so small and large models count alike; a
+network weighted above a single layer) and picks the tiles and the cache ramp that fit best.
 """
 from __future__ import annotations
 
@@ -40,15 +35,11 @@ ROWS = (1, 4, 5, 6, 7, 8)  # output pixels per micro-kernel call (XNNPACK's mr: 
 DEPTHS = (1, 2, 4, 8)  # input channels reduced per step (XNNPACK's kr: 1 in fp32, 2-8 in int8)
 # MB of footprint (weights and activations written): no weights missed at the low end, all at the high
 CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), (8.0, 32.0), (16.0, 48.0))
-# and the same for the core's private cache (L2: 0.5 MB on a Zen 3 core, 1 MB shared on a Cortex-A72, 2 MB on a
-# Sapphire Rapids core): beyond it the weights come from the shared cache; (0, 0) is no such term
-PRIVATE_RAMPS = ((0.0, 0.0), (0.25, 1.0), (0.5, 2.0), (1.0, 4.0), (2.0, 8.0))
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
     + tuple(("per_mb_in", k) for k in KINDS) + tuple(("per_mb_out", k) for k in KINDS) \
-    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS) \
-    + (("per_mb_weights_shared", ""), ("per_mb_weights_uncached", ""))
+    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS) + (("per_mb_weights_uncached", ""),)
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
 
 # Uncalibrated guesses, stated so that the estimate can be argued with: the share of the profile's peak compute a
@@ -74,7 +65,6 @@ class LatencyModel:
     rows: int = 1  # output pixels per micro-kernel call
     depth: int = 1  # input channels per reduction step
     cache_mb: tuple[float, float] = (0.0, 0.0)  # the uncached share's ramp; (0, 0): no cache term
-    private_mb: tuple[float, float] = (0.0, 0.0)  # the ramp of the share read from the shared cache
 
     @property
     def tile(self) -> tuple[int, int, int]:
@@ -83,9 +73,8 @@ class LatencyModel:
     def op_costs(self, ops: Sequence[Op]) -> list[float]:
         """Microseconds of each operator (the per-model overhead is not in any of them)."""
         theta = np.asarray(self.coefficients)
-        footprint = footprint_mb(ops, self.dtype)
-        shares = uncached_share(footprint, self.private_mb), uncached_share(footprint, self.cache_mb)
-        return [float(op_features(op, self.tile, self.dtype, *shares) @ theta) for op in ops]
+        share = uncached_share(footprint_mb(ops, self.dtype), self.cache_mb)
+        return [float(op_features(op, self.tile, self.dtype, share) @ theta) for op in ops]
 
     def predict_us(self, ops: Sequence[Op]) -> float:
         return self.coefficients[0] + sum(self.op_costs(ops))
@@ -93,7 +82,6 @@ class LatencyModel:
     def to_json(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "dtype": self.dtype, "threads": self.threads, "block": self.block,
                 "rows": self.rows, "depth": self.depth, "cache_mb": list(self.cache_mb),
-                "private_mb": list(self.private_mb),
                 "coefficients": {f"{a}:{k}" if k else a: c for (a, k), c in zip(COLUMNS, self.coefficients)},
                 "basis": self.basis, "calibrated": self.calibrated, "fit": self.fit}
 
@@ -105,8 +93,7 @@ class LatencyModel:
                    coefficients=tuple(float(coefficients[f"{a}:{k}" if k else a]) for a, k in COLUMNS),
                    basis=data["basis"], calibrated=bool(data["calibrated"]), fit=data.get("fit", {}),
                    rows=int(data["rows"]), depth=int(data["depth"]),
-                   cache_mb=tuple(float(v) for v in data["cache_mb"]),
-                   private_mb=tuple(float(v) for v in data["private_mb"]))
+                   cache_mb=tuple(float(v) for v in data["cache_mb"]))
 
 
 def weight_mb(ops: Sequence[Op], dtype: str) -> float:
@@ -126,10 +113,8 @@ def uncached_share(footprint: float, ramp: tuple[float, float]) -> float:
     return 0.0 if high <= 0 else min(1.0, max(0.0, (footprint - low) / (high - low)))
 
 
-def op_features(op: Op, tile: tuple[int, int, int], dtype: str, shared: float = 0.0, uncached: float = 0.0
-                ) -> np.ndarray:
-    """The operator's row of the design matrix; `shared` and `uncached` are the model's shares of weights read
-    from the shared cache and from memory."""
+def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float = 0.0) -> np.ndarray:
+    """The operator's row of the design matrix; `uncached` is the model's uncached share of weights."""
     size = ELEMENT_BYTES[dtype] / 1e6
     row = np.zeros(len(COLUMNS))
     row[_INDEX["per_op", op.kind]] = 1.0
@@ -138,20 +123,17 @@ def op_features(op: Op, tile: tuple[int, int, int], dtype: str, shared: float = 
     if op.kind in COMPUTE_KINDS:
         row[_INDEX["per_mmac", op.kind]] = op.tiled_macs(*tile) / 1e6
         row[_INDEX["per_mb_weights", op.kind]] = op.weight_elements * size
-        row[_INDEX["per_mb_weights_shared", ""]] = op.weight_elements * size * shared
         row[_INDEX["per_mb_weights_uncached", ""]] = op.weight_elements * size * uncached
     return row
 
 
 def model_features(ops: Sequence[Op], tile: tuple[int, int, int], dtype: str,
-                   cache_mb: tuple[float, float] = (0.0, 0.0), private_mb: tuple[float, float] = (0.0, 0.0)
-                   ) -> np.ndarray:
-    footprint = footprint_mb(ops, dtype)
-    shares = uncached_share(footprint, private_mb), uncached_share(footprint, cache_mb)
+                   cache_mb: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    share = uncached_share(footprint_mb(ops, dtype), cache_mb)
     row = np.zeros(len(COLUMNS))
     row[0] = 1.0
     for op in ops:
-        row += op_features(op, tile, dtype, *shares)
+        row += op_features(op, tile, dtype, share)
     return row
 
 
@@ -180,10 +162,9 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
 
 def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: str, threads: int, basis: str,
         weights: Sequence[float] | None = None, blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS,
-        depths: Sequence[int] = DEPTHS, cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS,
-        private_ramps: Sequence[tuple[float, float]] = PRIVATE_RAMPS) -> LatencyModel:
+        depths: Sequence[int] = DEPTHS, cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS) -> LatencyModel:
     """Least-squares coefficients (non-negative, relative error, each sample counted `weights[i]` times) for
-    measured (ops, microseconds) samples; the tiles and the cache ramps are the candidates with the smallest error
+    measured (ops, microseconds) samples; the tiles and the cache ramp are the candidates with the smallest error
     (the first on a tie)."""
     from scipy.optimize import nnls
 
@@ -191,20 +172,20 @@ def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: s
     weight = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     root = np.sqrt(weight)
     design = _Design([ops for ops, _ in samples], dtype)
-    best: tuple[float, tuple[int, int, int], tuple[float, float], tuple[float, float], np.ndarray] | None = None
-    for row_tile, block, depth, ramp, private in itertools.product(rows, blocks, depths, cache_ramps, private_ramps):
-        matrix = design.matrix((row_tile, block, depth), ramp, private)
+    best: tuple[float, tuple[int, int, int], tuple[float, float], np.ndarray] | None = None
+    for row_tile, block, depth, ramp in itertools.product(rows, blocks, depths, cache_ramps):
+        matrix = design.matrix((row_tile, block, depth), ramp)
         theta, _ = nnls(matrix * (root / measured)[:, None], root, maxiter=50 * matrix.shape[1])
         error = float(np.sqrt(np.average((matrix @ theta / measured - 1) ** 2, weights=weight)))
         if best is None or error < best[0] - 1e-4:
-            best = (error, (row_tile, block, depth), ramp, private, theta)
-    error, tile, ramp, private, theta = best
-    relative = design.matrix(tile, ramp, private) @ theta / measured - 1
+            best = (error, (row_tile, block, depth), ramp, theta)
+    error, tile, ramp, theta = best
+    relative = design.matrix(tile, ramp) @ theta / measured - 1
     stats = {"samples": len(samples), "rms_relative_error": round(error, 4),
              "max_relative_error": round(float(np.max(np.abs(relative))), 4),
              "within_10pct": round(float(np.mean(np.abs(relative) <= 0.10)), 4)}
     return LatencyModel(runtime, dtype, threads, tile[1], tuple(float(t) for t in theta), basis, True, stats,
-                        rows=tile[0], depth=tile[2], cache_mb=ramp, private_mb=private)
+                        rows=tile[0], depth=tile[2], cache_mb=ramp)
 
 
 class _Design:
@@ -214,7 +195,6 @@ class _Design:
     def __init__(self, models: Sequence[Sequence[Op]], dtype: str) -> None:
         self.base = np.stack([model_features(ops, (1, 1, 1), dtype) for ops in models])
         self.uncached_column = _INDEX["per_mb_weights_uncached", ""]
-        self.shared_column = _INDEX["per_mb_weights_shared", ""]
         self.weights = np.array([weight_mb(ops, dtype) for ops in models])
         self.footprints = np.array([footprint_mb(ops, dtype) for ops in models])
         compute = [(i, op) for i, ops in enumerate(models) for op in ops if op.kind in COMPUTE_KINDS and op.macs]
@@ -228,8 +208,7 @@ class _Design:
         self.kernel = np.array([op.kernel for _, op in compute], dtype=float)
         self.reduced = self.macs / (np.array([op.out_elements for _, op in compute]) * self.kernel)
 
-    def matrix(self, tile: tuple[int, int, int], ramp: tuple[float, float], private: tuple[float, float]
-               ) -> np.ndarray:
+    def matrix(self, tile: tuple[int, int, int], ramp: tuple[float, float]) -> np.ndarray:
         rows, block, depth = tile
         up = lambda values, t: np.ceil(values / t) * t  # noqa: E731
         channels = up(self.channels / self.groups, block) * self.groups
@@ -239,6 +218,6 @@ class _Design:
         matrix = self.base.copy()
         matrix[self.model, self.column] = 0.0
         np.add.at(matrix, (self.model, self.column), macs / 1e6)
-        matrix[:, self.shared_column] = self.weights * np.array([uncached_share(f, private) for f in self.footprints])
-        matrix[:, self.uncached_column] = self.weights * np.array([uncached_share(f, ramp) for f in self.footprints])
+        share = np.array([uncached_share(f, ramp) for f in self.footprints])
+        matrix[:, self.uncached_column] = self.weights * share
         return matrix
