@@ -12,7 +12,7 @@ of each measurement, and of their geometric mean) and of the p50, and the Spearm
 --anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|k] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|m] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations
