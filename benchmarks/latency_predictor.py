@@ -12,7 +12,7 @@ of each measurement, and of their geometric mean) and of the p50, and the Spearm
 --anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|m] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|n] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations
@@ -67,10 +67,38 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     calibration; set "j" in round 11, before its calibration (the first on int8 files with quantized residual
     adds); set "k" in round 12, before its calibration; set "l" in round 13, before its calibration (the first on
     an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12); set "m" in round 14, before its calibration
-    (the first with the private-cache term)."""
+    (the first with the private-cache term, since reverted); set "n" in round 15, before its calibration (the first
+    with networks weighted 100 times a single layer)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m}[which]()
+            "m": _set_m, "n": _set_n}[which]()
+
+
+def _set_n() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.0", example_net, ex),
+        ("example w2.25 pruned 0.45 (odd widths)", _pruned(lambda: example_net(width=2.25), ex, 0.45, 1), ex),
+        ("example w4.5 pruned 0.7 (x8)", _pruned(lambda: example_net(width=4.5), ex, 0.7, 8), ex),
+        ("example w0.6", lambda: example_net(width=0.6), ex),
+        ("mobilenet_v2 x1.4 56px pruned 0.5", _pruned(_tv("mobilenet_v2", width_mult=1.4), (3, 56, 56), 0.5, 8),
+         (3, 56, 56)),
+        ("mobilenet_v2 x0.35 96px", _tv("mobilenet_v2", width_mult=0.35), (3, 96, 96)),
+        ("mobilenet_v3_small 64px pruned 0.3", _pruned(_tv("mobilenet_v3_small"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("mobilenet_v3_large 72px", _tv("mobilenet_v3_large"), (3, 72, 72)),
+        ("mnasnet0_5 96px pruned 0.2", _pruned(_tv("mnasnet0_5"), (3, 96, 96), 0.2, 8), (3, 96, 96)),
+        ("mnasnet1_0 32px", _tv("mnasnet1_0"), (3, 32, 32)),
+        ("shufflenet_v2_x0_5 96px", _tv("shufflenet_v2_x0_5"), (3, 96, 96)),
+        ("shufflenet_v2_x1_0 40px", _tv("shufflenet_v2_x1_0"), (3, 40, 40)),
+        ("regnet_y_400mf 40px", _tv("regnet_y_400mf"), (3, 40, 40)),
+        ("regnet_x_800mf 64px pruned 0.5", _pruned(_tv("regnet_x_800mf"), (3, 64, 64), 0.5, 8), (3, 64, 64)),
+        ("efficientnet_b0 40px pruned 0.4", _pruned(_tv("efficientnet_b0"), (3, 40, 40), 0.4, 8), (3, 40, 40)),
+        ("resnet18 48px pruned 0.3", _pruned(_tv("resnet18"), (3, 48, 48), 0.3, 8), (3, 48, 48)),
+        ("resnet34 64px pruned 0.75", _pruned(_tv("resnet34"), (3, 64, 64), 0.75, 8), (3, 64, 64)),
+        ("resnet50 40px pruned 0.5", _pruned(_tv("resnet50"), (3, 40, 40), 0.5, 8), (3, 40, 40)),
+        ("resnext50_32x4d 40px pruned 0.7", _pruned(_tv("resnext50_32x4d"), (3, 40, 40), 0.7, 8), (3, 40, 40)),
+        ("squeezenet1_1 64px", _tv("squeezenet1_1"), (3, 64, 64)),
+    ]
 
 
 def _set_m() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -397,11 +425,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklm"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmn"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
-                        "12's, on a new CPU), m (after round 14's)")
+                        "12's, on a new CPU), m (after round 14's), n (after round 15's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
