@@ -57,9 +57,8 @@ MODERN_NETWORKS = 40  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-74 M
 # there to pin down each kind's shape. 3 was chosen on held-out sets e-g on an AMD EPYC (round 9 of
 # latency_predictor.md: within +-10 %, 38 -> 40 of 56 in fp32 and 44 -> 49 in int8 against weighting all alike). On an
 # Intel Xeon single layers timed alone misled TFLite fp32: sets l and m refitted to the p10 after the fact, 15 of 80
-# within +-10 % at 3, 47 at 100 (int8 52 and 55). On round 15's fresh set n (measured twice) fp32's median error fell
-# from 16-17 to 11-12 % (the first run: 10 %, then 4 %) and int8 went from 11-13 to 13-16 of 20 within +-10 % of the
-# p10; 100 since then.
+# within +-10 % at 3, 47 at 100 (int8 52 and 55). On round 15's fresh set n (four runs) fp32's median error against the
+# p10 went from 10-17 to 4-12 %, and int8 from 11-13 to 13-16 of 20 within +-10 %; 100 since then.
 NETWORK_WEIGHT = 100.0
 
 
