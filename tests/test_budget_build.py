@@ -71,7 +71,7 @@ def test_budget_build_meets_the_budget_or_names_the_best_latency(setup):
     for _ in range(3):
         proc = _build(setup, "--budget-ms", str(budget), "--json")
         narrowest = _narrowest_ms(proc.stderr, f"{budget:g}") if proc.returncode else None
-        if narrowest is None or narrowest <= budget:
+        if narrowest is None:
             break
         # the machine slowed down between builds (CI saw the narrowest widths go from 0.137 to 0.219 ms): the build
         # rightly failed, because even the narrowest widths now miss the budget; aim again from what it measured
