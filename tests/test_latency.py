@@ -146,13 +146,13 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
         truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
-    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=8, cache_mb=(8.0, 24.0))
+    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=1, cache_mb=(8.0, 24.0))
     # the calibration's micro-benchmarks, and networks whose weights span the cache ramp (18-39 MB)
     measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
     models = [torch_ops(case.build(), case.input_shape) for case in measured]
     samples = [(ops, true_model.predict_us(ops)) for ops in models]
     fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test")
-    assert fitted.tile == (4, 8, 8) and fitted.cache_mb == (8.0, 24.0)
+    assert fitted.tile == (4, 8, 1) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
@@ -286,6 +286,10 @@ def test_calibration_networks_are_fixed_by_their_seed_and_cover_every_kind() -> 
     assert len(modern) == calibration.MODERN_NETWORKS == 40
     kinds = {op.kind for c in modern[:6] for op in torch_ops(c.build(), c.input_shape)}
     assert {"grouped", "sigmoid", "depthwise", "pointwise"} <= kinds and "activation" not in kinds
+    pyramid = [c for c in cases() if c.name.startswith("net-pyramid-")]
+    assert len(pyramid) == calibration.PYRAMID_NETWORKS == 24
+    one_pixel = [op for c in pyramid[:4] for op in torch_ops(c.build(), c.input_shape) if op.out_elements == op.out_channels]
+    assert sum(op.weight_elements for op in one_pixel if op.kind == "linear") > 4e6  # matrix-vector products of MBs
 
 
 def test_next_goal_scales_then_follows_the_measured_line() -> None:

@@ -9,7 +9,9 @@ hard-swish, global pooling or flatten heads) at the widths and resolutions of sm
 family at those of mobile ImageNet-style models (64-96 px, widths to 512: up to about 50 M MACs and 20 MB of
 weights), and a third of the blocks of RegNet, ShuffleNetV2 and EfficientNet (grouped bottlenecks, channel split
 and shuffle, SiLU, sigmoid gates) at 32-64 px with widths to 768 (0.1-74 MB of fp32 weights, the range where the
-weights outgrow the cache). A seed fixes each network, so a calibration can be rebuilt and compared.
+weights outgrow the cache), and a fourth of ImageNet-style models at 32-48 px inputs, whose last stages run on 1-2
+pixel maps: matrix-vector products bound by reading their weights. A seed fixes each network, so a calibration can
+be rebuilt and compared.
 (Imports torch: import this module lazily.)
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Family:
     activations: tuple[type, ...] = (nn.ReLU, nn.ReLU6, nn.Hardswish)
     gate: type = nn.Hardsigmoid  # of squeeze-excitation
     growth: tuple[float, float] = (1.0, 2.2)  # each stage's width over the last's
+    smallest: int = 4  # a stage halves the map while it is larger than this
 
 
 FAMILIES = {
@@ -41,6 +44,12 @@ FAMILIES = {
     "modern": Family(((3, 32), (3, 48), (3, 64)), (24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 640, 768), 4,
                      (3, 5), ("grouped", "grouped", "shuffle", "inverted", "basic"), (nn.ReLU, nn.SiLU), nn.Sigmoid,
                      (1.2, 2.2)),
+    # zoo models at small inputs (ResNet, MnasNet, ShuffleNetV2 at 32 px) end on 1-2 px maps, where a conv is a
+    # matrix-vector product; with the other families stopping at 3-4 px, int8 models of that kind were predicted
+    # 30-45 % fast on an Intel Xeon (rounds 14-15 of latency_predictor.md)
+    "pyramid": Family(((3, 32), (3, 40), (3, 48)), (16, 24, 32, 48, 64, 96, 128, 160, 256, 320, 512, 640), 4,
+                      (4, 5), ("conv", "basic", "inverted", "inverted", "shuffle", "grouped"),
+                      (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.SiLU), nn.Hardsigmoid, (1.3, 2.2), smallest=1),
 }
 
 
@@ -86,7 +95,7 @@ def _network(rng: random.Random, shape: tuple[int, ...], family: Family) -> nn.M
         out = min(family.widths[-1], max(8, int(width * rng.uniform(*family.growth))))
         out = out // 8 * 8 if rng.random() < 0.6 else out  # on and off the runtimes' channel tiles
         for block in range(rng.randint(1, 3)):
-            stride = 2 if block == 0 and size > 4 else 1
+            stride = 2 if block == 0 and size > family.smallest else 1
             kind = rng.choice(family.blocks)
             layers.append(_block(kind, rng, width, out, stride, act, family.gate))
             width, size = out, -(-size // stride)
