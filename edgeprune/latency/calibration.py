@@ -53,7 +53,8 @@ def fitted(statistic: str) -> str:
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
 LARGE_NETWORKS = 16  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
 MODERN_NETWORKS = 40  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-74 MB of fp32 weights
-PYRAMID_NETWORKS = 24  # and of ImageNet-style models at 32-48 px, down to 1-2 px maps
+PYRAMID_NETWORKS = 24  # and of ImageNet-style models at 32-48 px, down to 1-2 px maps (round 16 of
+# latency_predictor.md: more TFLite int8 held-out models within +-10 % with them, fewer fp32 ones)
 # A network counts this many times a single layer in the fit: the model predicts networks, and the single layers are
 # there to pin down each kind's shape. 3 was chosen on held-out sets e-g on an AMD EPYC (round 9 of
 # latency_predictor.md: within +-10 %, 38 -> 40 of 56 in fp32 and 44 -> 49 in int8 against weighting all alike). On an
