@@ -68,10 +68,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     adds); set "k" in round 12, before its calibration; set "l" in round 13, before its calibration (the first on
     an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12); set "m" in round 14, before its calibration
     (the first with the private-cache term, since reverted); set "n" in round 15, before its calibration (the first
-    with networks weighted 100 times a single layer); set "o" in round 16, before its calibration."""
+    with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
+    17, before its calibration (the first with fp32 weight costs tied over kinds)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m, "n": _set_n, "o": _set_o}[which]()
+            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p}[which]()
+
+
+def _set_p() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.3", lambda: example_net(width=1.3), ex),
+        ("example w2.75 pruned 0.5 (odd widths)", _pruned(lambda: example_net(width=2.75), ex, 0.5, 1), ex),
+        ("example w3.0 pruned 0.6 (x8)", _pruned(lambda: example_net(width=3.0), ex, 0.6, 8), ex),
+        ("example w0.75", lambda: example_net(width=0.75), ex),
+        ("mobilenet_v2 x0.75 64px", _tv("mobilenet_v2", width_mult=0.75), (3, 64, 64)),
+        ("mobilenet_v2 48px pruned 0.4", _pruned(_tv("mobilenet_v2"), (3, 48, 48), 0.4, 8), (3, 48, 48)),
+        ("mobilenet_v3_small 48px", _tv("mobilenet_v3_small"), (3, 48, 48)),
+        ("mobilenet_v3_large 56px pruned 0.5", _pruned(_tv("mobilenet_v3_large"), (3, 56, 56), 0.5, 8), (3, 56, 56)),
+        ("mnasnet1_0 56px pruned 0.3", _pruned(_tv("mnasnet1_0"), (3, 56, 56), 0.3, 8), (3, 56, 56)),
+        ("mnasnet0_5 48px", _tv("mnasnet0_5"), (3, 48, 48)),
+        ("shufflenet_v2_x1_0 64px", _tv("shufflenet_v2_x1_0"), (3, 64, 64)),
+        ("shufflenet_v2_x0_5 48px", _tv("shufflenet_v2_x0_5"), (3, 48, 48)),
+        ("regnet_y_400mf 64px pruned 0.4", _pruned(_tv("regnet_y_400mf"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("regnet_x_800mf 40px", _tv("regnet_x_800mf"), (3, 40, 40)),
+        ("efficientnet_b0 56px", _tv("efficientnet_b0"), (3, 56, 56)),
+        ("resnet18 40px pruned 0.6", _pruned(_tv("resnet18"), (3, 40, 40), 0.6, 8), (3, 40, 40)),
+        ("resnet34 48px pruned 0.65", _pruned(_tv("resnet34"), (3, 48, 48), 0.65, 8), (3, 48, 48)),
+        ("resnet50 48px pruned 0.75", _pruned(_tv("resnet50"), (3, 48, 48), 0.75, 8), (3, 48, 48)),
+        ("resnext50_32x4d 32px pruned 0.8", _pruned(_tv("resnext50_32x4d"), (3, 32, 32), 0.8, 8), (3, 32, 32)),
+        ("squeezenet1_1 40px", _tv("squeezenet1_1"), (3, 40, 40)),
+    ]
 
 
 def _set_o() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -451,11 +478,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmno"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnop"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
-                        "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's)")
+                        "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's), p (after "
+                        "round 17's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

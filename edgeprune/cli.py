@@ -500,9 +500,10 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
     calibration.save(document, path)
     click.echo(f"calibrated {profile.name} on {document['where']} ({threads} threads): {path}")
     for key, model in document["models"].items():
-        fit = model["fit"]
+        fit, (low, high) = model["fit"], model["cache_mb"]
+        cache = f"weights uncached from {low:g}-{high:g} MB" if high else "no uncached-weights term"
         click.echo(f"  {key}: tiles {model['rows']}x{model['block']}x{model['depth']} (pixels x channels x depth), "
-                   f"weights uncached from {model['cache_mb'][0]:g}-{model['cache_mb'][1]:g} MB, fit on {fit['samples']} models: "
+                   f"{cache}, fit on {fit['samples']} models: "
                    f"rms error {100 * fit['rms_relative_error']:.1f} %, {100 * fit['within_10pct']:.0f} % within +-10 %")
 
 

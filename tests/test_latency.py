@@ -9,8 +9,9 @@ from edgeprune.errors import BudgetError
 from edgeprune.latency import calibration
 from edgeprune.latency.calibration import cases, grid
 from edgeprune.latency.budget import _Group, search, shaped, width_step
-from edgeprune.latency.costmodel import COLUMNS, LatencyModel, fit, footprint_mb, uncached_share, uncalibrated
-from edgeprune.latency.ops import Op, torch_ops
+from edgeprune.latency.costmodel import CACHE_RAMPS, COLUMNS, LatencyModel, fit, footprint_mb, uncached_share, \
+    uncalibrated
+from edgeprune.latency.ops import COMPUTE_KINDS, Op, torch_ops
 from edgeprune.latency.predict import layer_latency_table, predict_model
 from edgeprune.models.example import example_net
 from edgeprune.targets import load_target
@@ -151,12 +152,27 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
     models = [torch_ops(case.build(), case.input_shape) for case in measured]
     samples = [(ops, true_model.predict_us(ops)) for ops in models]
-    fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test")
+    # per-kind weight costs and a cache ramp: what an int8 fit may use (fp32 ties and drops them by default)
+    fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test", cache_ramps=CACHE_RAMPS, tied=())
     assert fitted.tile == (4, 8, 1) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
     assert LatencyModel.from_json(fitted.to_json()) == fitted
+
+
+def test_fp32_fits_share_one_cost_per_mb_of_weights_and_no_uncached_term() -> None:
+    truth = np.zeros(len(COLUMNS))
+    for i, (group, kind) in enumerate(COLUMNS):
+        truth[i] = {"per_model": 7.0, "per_op": 0.8, "per_mmac": 40.0 + i, "per_mb_weights": 30.0}.get(group, 0.0)
+    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4)
+    samples = [(torch_ops(case.build(), case.input_shape), 0.0) for case in grid()]
+    samples = [(ops, true_model.predict_us(ops)) for ops, _ in samples]
+    fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test")
+    coefficients = dict(zip(COLUMNS, fitted.coefficients))
+    assert {round(coefficients["per_mb_weights", kind], 6) for kind in COMPUTE_KINDS} == {30.0}
+    assert coefficients["per_mb_weights_uncached", ""] == 0.0 and fitted.cache_mb == (0.0, 0.0)
+    assert fitted.fit["rms_relative_error"] < 1e-3
 
 
 def test_a_sample_weight_counts_like_repeating_the_sample() -> None:
