@@ -69,10 +69,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     an Intel Xeon with AVX-512 VNNI, the model unchanged from round 12); set "m" in round 14, before its calibration
     (the first with the private-cache term, since reverted); set "n" in round 15, before its calibration (the first
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
-    17, before its calibration (the first with fp32 weight costs tied over kinds)."""
+    17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
+    calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p}[which]()
+            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q}[which]()
+
+
+def _set_q() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.6", lambda: example_net(width=1.6), ex),
+        ("example w2.5 pruned 0.45 (odd widths)", _pruned(lambda: example_net(width=2.5), ex, 0.45, 1), ex),
+        ("example w3.5 pruned 0.7 (x8)", _pruned(lambda: example_net(width=3.5), ex, 0.7, 8), ex),
+        ("example w0.6", lambda: example_net(width=0.6), ex),
+        ("mobilenet_v2 40px", _tv("mobilenet_v2"), (3, 40, 40)),
+        ("mobilenet_v2 80px pruned 0.5", _pruned(_tv("mobilenet_v2"), (3, 80, 80), 0.5, 8), (3, 80, 80)),
+        ("mobilenet_v3_small 72px pruned 0.3", _pruned(_tv("mobilenet_v3_small"), (3, 72, 72), 0.3, 8), (3, 72, 72)),
+        ("mobilenet_v3_large 48px", _tv("mobilenet_v3_large"), (3, 48, 48)),
+        ("mnasnet1_3 48px", _tv("mnasnet1_3"), (3, 48, 48)),
+        ("mnasnet0_75 56px pruned 0.4", _pruned(_tv("mnasnet0_75"), (3, 56, 56), 0.4, 8), (3, 56, 56)),
+        ("shufflenet_v2_x1_5 56px", _tv("shufflenet_v2_x1_5"), (3, 56, 56)),
+        ("shufflenet_v2_x2_0 32px", _tv("shufflenet_v2_x2_0"), (3, 32, 32)),
+        ("regnet_y_800mf 48px pruned 0.5", _pruned(_tv("regnet_y_800mf"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("regnet_x_400mf 56px pruned 0.3", _pruned(_tv("regnet_x_400mf"), (3, 56, 56), 0.3, 8), (3, 56, 56)),
+        ("efficientnet_b0 40px", _tv("efficientnet_b0"), (3, 40, 40)),
+        ("resnet18 56px pruned 0.4", _pruned(_tv("resnet18"), (3, 56, 56), 0.4, 8), (3, 56, 56)),
+        ("resnet34 32px pruned 0.5", _pruned(_tv("resnet34"), (3, 32, 32), 0.5, 8), (3, 32, 32)),
+        ("resnet50 40px pruned 0.5", _pruned(_tv("resnet50"), (3, 40, 40), 0.5, 8), (3, 40, 40)),
+        ("resnext50_32x4d 48px pruned 0.6", _pruned(_tv("resnext50_32x4d"), (3, 48, 48), 0.6, 8), (3, 48, 48)),
+        ("squeezenet1_0 48px", _tv("squeezenet1_0"), (3, 48, 48)),
+    ]
 
 
 def _set_p() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -478,12 +505,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnop"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopq"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
                         "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's), p (after "
-                        "round 17's)")
+                        "round 17's), q (after round 18's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
