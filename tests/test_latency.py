@@ -105,13 +105,17 @@ def test_a_channel_shuffle_is_three_copies_and_a_plain_copy_one() -> None:
 
 def test_the_grid_has_grouped_convs_of_two_to_sixteen_channels_per_group() -> None:
     grouped = [case for case in grid() if case.kind == "grouped"]
-    widths = set()
+    widths, pruned_like = set(), 0
     for case in grouped:
-        (conv,) = [op for op in torch_ops(case.build(), case.input_shape) if op.macs]
-        assert conv.kind == "grouped" and conv.groups == case.in_channels // case.group_width
-        assert f"-g{conv.groups}" in case.name
+        convs = [op for op in torch_ops(case.build(), case.input_shape) if op.macs]
+        assert len(convs) == case.depth
+        assert all(op.kind == "grouped" and op.groups == case.in_channels // case.group_width for op in convs)
+        assert f"-g{convs[0].groups}" in case.name
         widths.add(case.group_width)
-    assert widths == {2, 4, 8, 16}
+        # what pruning leaves of RegNet and ResNeXt: many groups of a few channels on small maps
+        pruned_like += convs[0].groups >= 16 and case.group_width <= 8 and case.size <= 8
+    assert widths == {2, 3, 4, 6, 8, 16}
+    assert pruned_like >= 6
 
 
 def test_the_grid_has_stems_of_three_five_and_seven_pixel_kernels() -> None:
@@ -159,6 +163,18 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
     assert LatencyModel.from_json(fitted.to_json()) == fitted
+
+
+def test_an_int8_fit_finds_amx_sized_tiles() -> None:
+    # XNNPACK's int8 kernels for AMX: 16 pixels x 64 channels per call, 64 input channels per tap and step
+    truth = np.zeros(len(COLUMNS))
+    for i, (group, _) in enumerate(COLUMNS):
+        truth[i] = {"per_model": 7.0, "per_op": 0.8, "per_mmac": 10.0}.get(group, 0.0)
+    true_model = LatencyModel("tflite", "int8", 1, 64, tuple(truth), "synthetic", rows=16, depth=64)
+    models = [torch_ops(case.build(), case.input_shape) for case in grid()]
+    fitted = fit([(ops, true_model.predict_us(ops)) for ops in models], runtime="tflite", dtype="int8", threads=1,
+                 basis="test")
+    assert fitted.tile == (16, 64, 64) and fitted.fit["rms_relative_error"] < 1e-3
 
 
 def test_fp32_fits_share_one_cost_per_mb_of_weights_and_no_uncached_term() -> None:

@@ -176,6 +176,12 @@ def grid(quick: bool = False) -> list[MicroCase]:
         MicroCase("grouped", 64, 64, 12, group_width=2), MicroCase("grouped", 128, 128, 6, group_width=4),
         MicroCase("grouped", 96, 96, 8, group_width=8), MicroCase("grouped", 256, 256, 4, group_width=16),
         MicroCase("grouped", 64, 64, 14, stride=2, group_width=8),
+        # and as pruning leaves them: 2-8 channels in each of 16-55 groups, on 1-8 px maps (pruned regnet_y_400mf
+        # and resnext50 ran slower in int8 than in fp32 and were predicted 40-60 % fast, round 17)
+        MicroCase("grouped", 48, 48, 8, group_width=3), MicroCase("grouped", 96, 96, 4, 3, group_width=3),
+        MicroCase("grouped", 104, 104, 4, group_width=4), MicroCase("grouped", 64, 64, 2, group_width=2),
+        MicroCase("grouped", 192, 192, 2, 3, group_width=6), MicroCase("grouped", 440, 440, 2, group_width=8),
+        MicroCase("grouped", 192, 192, 1, group_width=6),
         *_cases("residual", [(16, 16, 28), (32, 32, 14), (96, 96, 7), (64, 64, 28), (24, 24, 16)], deep=(1,)),
         *_cases("pooled", [(32, 32, 28), (64, 64, 14)]),
         *_cases("globalpool", [(96, 96, 7), (256, 256, 7), (32, 32, 14), (576, 576, 2)]),

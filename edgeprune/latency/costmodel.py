@@ -31,12 +31,16 @@ import numpy as np
 from .ops import COMPUTE_KINDS, KINDS, Op
 
 ELEMENT_BYTES = {"fp32": 4, "int8": 1}
-BLOCKS = (1, 4, 8, 16, 32)  # output channel tiles tried by the fit (XNNPACK's nr; ONNX Runtime's MLAS blocks)
-ROWS = (1, 4, 5, 6, 7, 8)  # output pixels per micro-kernel call (XNNPACK's mr: 4-8 on x86 and Arm)
-# Input channels reduced per step (the micro-kernel's kr). Every fp32 GEMM kernel of XNNPACK (x86 and Arm) and of
-# ONNX Runtime's MLAS reduces one; left free, the fp32 fit flipped between 1 and 4 from run to run on an Intel Xeon
-# (round 15 of latency_predictor.md), moving several held-out models across the 10 % line. int8 kernels take 2-8.
-DEPTHS = {"fp32": (1,), "int8": (1, 2, 4, 8)}
+# Output channel tiles tried by the fit (XNNPACK's nr; ONNX Runtime's MLAS blocks), output pixels per micro-kernel
+# call (XNNPACK's mr: 4-8 on x86 and Arm) and input channels reduced per step (kr). Every fp32 GEMM kernel of XNNPACK
+# (x86 and Arm) and of ONNX Runtime's MLAS reduces one; left free, the fp32 fit flipped between 1 and 4 from run to
+# run on an Intel Xeon (round 15 of latency_predictor.md), moving several held-out models across the 10 % line. int8
+# kernels take 2-8; XNNPACK's int8 kernels for Intel's AMX tile 16 pixels x 64 channels, 64 bytes deep. On an AMX
+# Xeon the int8 fit, offered at most 8 x 32 x 8, took the largest and over-predicted the example models by 27-34 %;
+# offered 16 x 64 x 64 it took that (round 18's dev run: in-sample 11 -> 8 % rms, the examples -5..+9 %).
+BLOCKS = (1, 4, 8, 16, 32, 64)
+ROWS = (1, 4, 5, 6, 7, 8, 16)
+DEPTHS = {"fp32": (1,), "int8": (1, 2, 4, 8, 16, 32, 64)}
 # MB of footprint (weights and activations written): no weights missed at the low end, all at the high
 CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), (8.0, 32.0), (16.0, 48.0))
 # What each dtype's fit may use. fp32: one cost per MB of weights for every compute kind (packed weights stream
