@@ -4,9 +4,9 @@ Held-out models (none is a calibration micro-benchmark): the bundled example at 
 pruned to odd and to rounded widths, and torchvision models (random weights) at small resolutions, pruned and
 unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on this machine with the build's runner;
 the prediction comes from `torch_ops` on the torch model and the stored calibration of the `host` target (with
---together, from a calibration fitted in the same run). Measured as the calibration measures: all artifacts in one
-process, taking turns of 15 runs for --seconds, each one's median over its turns; done twice (--repeats), in two
-processes, to show how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the
+--together, from a calibration fitted in the same run). Measured as the calibration measures: each runtime's
+artifacts in one process, taking turns of 15 runs for --seconds, each one's median over its turns; done twice
+(--repeats), in fresh processes, to show how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the
 share predicted within +-10 % of the measured statistic of turn medians that the calibration fits (p50 by default;
 of each measurement, and of their geometric mean) and of the p50, and the Spearman rank correlation; with
 --anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
@@ -70,10 +70,36 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     (the first with the private-cache term, since reverted); set "n" in round 15, before its calibration (the first
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
     17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
-    calibration."""
+    calibration; set "r" in round 19, before its calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q}[which]()
+            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r}[which]()
+
+
+def _set_r() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.1", lambda: example_net(width=1.1), ex),
+        ("example w2.2 pruned 0.35 (odd widths)", _pruned(lambda: example_net(width=2.2), ex, 0.35, 1), ex),
+        ("example w4.0 pruned 0.75 (x8)", _pruned(lambda: example_net(width=4.0), ex, 0.75, 8), ex),
+        ("example w0.9", lambda: example_net(width=0.9), ex),
+        ("mobilenet_v2 56px pruned 0.3", _pruned(_tv("mobilenet_v2"), (3, 56, 56), 0.3, 8), (3, 56, 56)),
+        ("mobilenet_v2 x1.4 32px", _tv("mobilenet_v2", width_mult=1.4), (3, 32, 32)),
+        ("mobilenet_v3_small 56px", _tv("mobilenet_v3_small"), (3, 56, 56)),
+        ("mobilenet_v3_large 64px pruned 0.4", _pruned(_tv("mobilenet_v3_large"), (3, 64, 64), 0.4, 8), (3, 64, 64)),
+        ("mnasnet1_0 40px", _tv("mnasnet1_0"), (3, 40, 40)),
+        ("mnasnet0_5 64px pruned 0.3", _pruned(_tv("mnasnet0_5"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("shufflenet_v2_x1_0 40px", _tv("shufflenet_v2_x1_0"), (3, 40, 40)),
+        ("shufflenet_v2_x0_5 72px", _tv("shufflenet_v2_x0_5"), (3, 72, 72)),
+        ("regnet_y_400mf 40px", _tv("regnet_y_400mf"), (3, 40, 40)),
+        ("regnet_x_800mf 48px pruned 0.4", _pruned(_tv("regnet_x_800mf"), (3, 48, 48), 0.4, 8), (3, 48, 48)),
+        ("efficientnet_b1 32px", _tv("efficientnet_b1"), (3, 32, 32)),
+        ("resnet18 48px pruned 0.5", _pruned(_tv("resnet18"), (3, 48, 48), 0.5, 8), (3, 48, 48)),
+        ("resnet34 40px pruned 0.3", _pruned(_tv("resnet34"), (3, 40, 40), 0.3, 8), (3, 40, 40)),
+        ("resnet50 32px pruned 0.6", _pruned(_tv("resnet50"), (3, 32, 32), 0.6, 8), (3, 32, 32)),
+        ("wide_resnet50_2 40px pruned 0.75", _pruned(_tv("wide_resnet50_2"), (3, 40, 40), 0.75, 8), (3, 40, 40)),
+        ("squeezenet1_1 56px", _tv("squeezenet1_1"), (3, 56, 56)),
+    ]
 
 
 def _set_q() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -505,12 +531,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopq"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqr"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
                         "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's), p (after "
-                        "round 17's), q (after round 18's)")
+                        "round 17's), q (after round 18's), r (after round 19's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
@@ -581,8 +607,8 @@ def _measured(path: Path, measure: Callable[[], dict], repeats: int) -> list[dic
 
 def _together(artifacts: dict, folder: Path, work: Path, profile, args: argparse.Namespace,
               cpus: tuple[int, ...] | None) -> tuple[list[dict], list[dict]]:
-    """Per repeat, the held-out and the calibration's artifacts timed in one process, and the calibration fitted on
-    its own artifacts' results (kept in work/together-*.json)."""
+    """Per repeat, the held-out and the calibration's artifacts timed together (one process per runtime), and the
+    calibration fitted on its own artifacts' results (kept in work/together-*.json)."""
     calibration = cal.export_cases(cal.cases(), folder, profile, KEYS, lambda line: print(line, flush=True))
     options = cal.measuring_options(args.threads, args.seconds, cpus)
     documents, results = [], []
@@ -646,7 +672,7 @@ def _export(model: torch.nn.Module, shape: tuple[int, ...], folder: Path, profil
 
 def _print(rows: list[dict], document: dict, args: argparse.Namespace) -> None:
     repeats = len(rows[0]["measured"])
-    print(f"\nHeld-out models on {document['where']}, {args.threads} thread(s); all artifacts timed in one process, "
+    print(f"\nHeld-out models on {document['where']}, {args.threads} thread(s); each runtime's artifacts timed in one process, "
           f"taking turns of 15 runs for {args.seconds:g} s, {repeats} times (fresh processes); measured = the {FITTED} "
           f"of each artifact's turn medians (what the calibration fits: {document['protocol'].get('fitted')}), and "
           f"their p50; microseconds. Calibration of {document['created']} ({document['grid']} grid, "

@@ -458,7 +458,7 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 @click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 78 and 96: a coarse fit, "
                                            "for smoke tests.")
 @click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long all artifacts take turns in one process (at least 30 turns each).")
+              help="How long the artifacts take turns, each runtime's in one process (at least 30 turns each).")
 @click.option("--statistic", type=click.Choice(["p10", "p50"]), default="p50", show_default=True,
               help="Fit each artifact's median of its turn medians (what a p50 budget is checked against) or their "
                    "10th percentile (its speed when nothing interferes; repeats better on a noisy machine).")

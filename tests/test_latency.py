@@ -156,7 +156,7 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
     models = [torch_ops(case.build(), case.input_shape) for case in measured]
     samples = [(ops, true_model.predict_us(ops)) for ops in models]
-    # per-kind weight costs and a cache ramp: what an int8 fit may use (fp32 ties and drops them by default)
+    # per-kind weight costs and a cache ramp: what an int8 fit uses (fp32 ties the weight costs by default)
     fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test", cache_ramps=CACHE_RAMPS, tied=())
     assert fitted.tile == (4, 8, 1) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
@@ -177,8 +177,8 @@ def test_an_int8_fit_finds_amx_sized_tiles() -> None:
     assert fitted.tile == (16, 64, 64) and fitted.fit["rms_relative_error"] < 1e-3
 
 
-def test_fp32_fits_share_one_cost_per_mb_of_weights_and_no_uncached_term() -> None:
-    # timings made with a different weight cost per kind and an uncached term: an fp32 fit still ties and drops them
+def test_fp32_fits_share_one_cost_per_mb_of_weights_and_keep_the_uncached_term() -> None:
+    # timings made with a different weight cost per kind and an uncached term: an fp32 fit ties the first only
     truth = np.zeros(len(COLUMNS))
     for i, (group, _) in enumerate(COLUMNS):
         truth[i] = {"per_model": 7.0, "per_op": 0.8, "per_mmac": 40.0, "per_mb_weights": 10.0 * i,
@@ -190,7 +190,7 @@ def test_fp32_fits_share_one_cost_per_mb_of_weights_and_no_uncached_term() -> No
     options = dict(runtime="tflite", threads=1, basis="test", depths=(1,))
     tied = dict(zip(COLUMNS, fit(samples, dtype="fp32", **options).coefficients))
     assert len({round(tied["per_mb_weights", kind], 6) for kind in COMPUTE_KINDS}) == 1
-    assert tied["per_mb_weights_uncached", ""] == 0.0
+    assert tied["per_mb_weights_uncached", ""] > 0.0
     free = dict(zip(COLUMNS, fit(samples, dtype="fp32", tied=(), **options).coefficients))
     assert len({round(free["per_mb_weights", kind], 6) for kind in COMPUTE_KINDS}) > 1
 

@@ -582,7 +582,7 @@ def cycle(artifacts: list[str], *, threads: int, warmup: int, chunk: int, second
     return {"cycled": [{"artifact": a, "runtime": m.runtime, "runtime_version": m.version, "chunk_p50_ms": medians}
                        for a, m, _, medians in models],
             "threads": threads, "warmup": warmup, "chunk": chunk, "turns": turns, "cpus": affinity,
-            "timed_seconds": round(time.perf_counter() - start, 3), "device": device_facts()}
+            "timed_seconds": round(time.perf_counter() - start, 3), "pid": os.getpid(), "device": device_facts()}
 
 
 def compute_outputs(artifact: str, inputs_path: str, outputs_path: str) -> dict:

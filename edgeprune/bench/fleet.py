@@ -97,7 +97,7 @@ def bench_on_device(device: Device, artifacts: list[Path], *, rounds: int, threa
 def cycle_on_device(device: Device, artifacts: list[Path], *, threads: int, warmup: int, chunk: int, seconds: float,
                     min_chunks: int, cpus: tuple[int, ...] | None = None, trust_new_host: bool = False,
                     command_timeout: float = 3600.0) -> dict[Path, dict]:
-    """Many artifacts timed in turns in one process on the device (`local.bench_cycled` there)."""
+    """Many artifacts timed in turns on the device, each runtime's in one process (`local.bench_cycled` there)."""
     from edgeprune.bench.remote import DeviceSession
     from edgeprune.bench.ssh import resolve_host
 

@@ -2,7 +2,7 @@
 
 `bench_local` runs ``device_runner.py`` (the same script that is copied to devices) in a fresh
 subprocess of the current interpreter, so the peak RSS it reports belongs to that one artifact.
-`bench_cycled` times many artifacts in one process, taking turns.
+`bench_cycled` times many artifacts taking turns, one process per runtime.
 `measure_overhead` compares, in one process, a bare timing loop with the harness's per-sample loop.
 """
 from __future__ import annotations
@@ -104,6 +104,17 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
     return result
 
 
+def runtime_groups(artifacts: list[Path]) -> list[list[Path]]:
+    """The artifacts by runtime (file suffix), in their order: each group is timed in a process of its own. On an
+    Intel Xeon with AMX, ONNX Runtime int8 sessions in the same process made TFLite int8 models run 1.5-2.3x as long
+    as without them, by a different factor per model (ONNX Runtime fp32 sessions or 200 more TFLite models: under
+    10 %; round 19 of benchmarks/results/latency_predictor.md). Artifacts are compared within a runtime only."""
+    groups: dict[str, list[Path]] = {}
+    for artifact in artifacts:
+        groups.setdefault(artifact.suffix, []).append(artifact)
+    return list(groups.values())
+
+
 def cycle_options(*, threads: int, warmup: int, chunk: int, seconds: float, min_chunks: int,
                   cpus: tuple[int, ...] | None = None) -> list[str]:
     """device_runner.py's options for timing several artifacts in turns (local and SSH)."""
@@ -119,30 +130,35 @@ def cycled_results(artifacts: list[Path], payload: dict, where: str) -> dict[Pat
         medians = entry["chunk_p50_ms"]
         results[Path(artifact)] = {
             **entry, "artifact": str(artifact), "where": where, "source": "measured", "threads": payload["threads"],
-            "chunk": payload["chunk"], "turns": len(medians), "timed_seconds": payload["timed_seconds"],
+            "chunk": payload["chunk"], "turns": len(medians), "timed_seconds": payload["timed_seconds"], "pid": payload.get("pid"),
             "p50_ms": float(np.median(medians)), "p10_ms": float(np.percentile(medians, 10))}
     return results
 
 
 def bench_cycled(artifacts: list[Path], *, threads: int, seconds: float, chunk: int = 15, min_chunks: int = 30,
                  warmup: int = 10, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
-    """Time many artifacts in one process on this machine, taking turns (see device_runner.cycle): for comparing
-    artifacts with each other on a machine whose speed drifts, e.g. a latency model's calibration."""
+    """Time many artifacts on this machine, taking turns (see device_runner.cycle), each runtime's in one process
+    (`runtime_groups`, sharing `seconds`): for comparing artifacts with each other on a machine whose speed drifts,
+    e.g. a latency model's calibration."""
     artifacts = [Path(a) for a in artifacts]
     missing = [a for a in artifacts if not a.is_file()]
     if missing:
         raise StageError(f"benchmark of {missing[0]} failed: artifact not found: {missing[0]}")
-    argv = [sys.executable, str(RUNNER_PATH), *map(str, artifacts),
-            *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds, min_chunks=min_chunks,
-                           cpus=cpus)]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise StageError(f"benchmark of {len(artifacts)} artifacts: cannot start {sys.executable}: {exc}") from exc
-    payload = _parse_runner_output(Path(f"{len(artifacts)} artifacts"), proc)
-    dev = payload.get("device", {})
-    return cycled_results(artifacts, payload, f"host {dev.get('hostname', 'unknown')} "
-                                              f"({dev.get('cpu_model', 'unknown CPU')})")
+    groups = runtime_groups(artifacts)
+    results: dict[Path, dict] = {}
+    for group in groups:
+        argv = [sys.executable, str(RUNNER_PATH), *map(str, group),
+                *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds / len(groups),
+                               min_chunks=min_chunks, cpus=cpus)]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise StageError(f"benchmark of {len(group)} artifacts: cannot start {sys.executable}: {exc}") from exc
+        payload = _parse_runner_output(Path(f"{len(group)} artifacts"), proc)
+        dev = payload.get("device", {})
+        results.update(cycled_results(group, payload, f"host {dev.get('hostname', 'unknown')} "
+                                                      f"({dev.get('cpu_model', 'unknown CPU')})"))
+    return {artifact: results[artifact] for artifact in artifacts}
 
 
 def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,

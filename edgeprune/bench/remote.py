@@ -173,24 +173,30 @@ class DeviceSession:
 
     def cycle(self, artifacts: list[Path], *, threads: int, warmup: int, chunk: int, seconds: float,
               min_chunks: int, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
-        """Time many artifacts in one runner process on the device, taking turns (`local.bench_cycled`)."""
-        from edgeprune.bench.local import cycle_options, cycled_results
+        """Time many artifacts on the device, taking turns, each runtime's in one runner process
+        (`local.bench_cycled`)."""
+        from edgeprune.bench.local import cycle_options, cycled_results, runtime_groups
 
         artifacts = [Path(a) for a in artifacts]
         self._open_once()
-        remotes = [self._upload(a) for a in artifacts]
-        argv = [self.python, posixpath.join(self._dir, "runner.py"), *remotes,
-                *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds, min_chunks=min_chunks,
-                               cpus=cpus)]
-        label = f"{len(artifacts)} artifacts"
-        code, out, err = self._run(argv, label)
-        payload = runner_payload(out)
-        if payload is None or "error" in payload or code != 0 or "cycled" not in payload:
-            reason = (payload or {}).get("error") or (err.strip().splitlines() or [f"exit code {code}"])[-1]
-            raise DeviceError(f"{self.spec.name}: benchmark of {label} failed on the device: {reason}")
-        facts = payload.get("device", {})
-        return cycled_results(artifacts, payload, f"device {self.spec.name} ({facts.get('cpu_model', 'unknown CPU')}, "
-                                                  f"{facts.get('machine', '?')})")
+        remotes = {a: self._upload(a) for a in artifacts}
+        groups = runtime_groups(artifacts)
+        results: dict[Path, dict] = {}
+        for group in groups:
+            argv = [self.python, posixpath.join(self._dir, "runner.py"), *(remotes[a] for a in group),
+                    *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds / len(groups),
+                                   min_chunks=min_chunks, cpus=cpus)]
+            label = f"{len(group)} artifacts"
+            code, out, err = self._run(argv, label)
+            payload = runner_payload(out)
+            if payload is None or "error" in payload or code != 0 or "cycled" not in payload:
+                reason = (payload or {}).get("error") or (err.strip().splitlines() or [f"exit code {code}"])[-1]
+                raise DeviceError(f"{self.spec.name}: benchmark of {label} failed on the device: {reason}")
+            facts = payload.get("device", {})
+            results.update(cycled_results(group, payload, f"device {self.spec.name} "
+                                                          f"({facts.get('cpu_model', 'unknown CPU')}, "
+                                                          f"{facts.get('machine', '?')})"))
+        return {artifact: results[artifact] for artifact in artifacts}
 
     def _open_once(self) -> None:
         if self._conn is None or self._dir is None:

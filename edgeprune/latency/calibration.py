@@ -35,12 +35,12 @@ ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8")
                   ("tflite", "fp32"): "model.tflite", ("tflite", "int8"): "model.int8.tflite"}
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
 # On a shared machine speed drifts in phases of seconds to minutes (seen here: turn medians of every artifact at once
-# alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs). So all artifacts
-# are timed in one process, taking turns of CHUNK runs for `seconds` (at least MIN_TURNS turns each), and the fit
-# uses by default each artifact's median of its turn medians: the figure a p50 budget is checked against (round 6 of
-# benchmarks/results/latency_predictor.md: on this VM it predicted held-out p50s better than a p10 fit predicted
-# p10s). `statistic="p10"` fits the 10th percentile instead: the speed when nothing interferes, which repeats better
-# on a noisy machine and is within a few % of the median on a quiet device.
+# alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs). So each runtime's
+# artifacts are timed in one process (`bench.local.runtime_groups`), taking turns of CHUNK runs for `seconds` (at
+# least MIN_TURNS turns each), and the fit uses by default each artifact's median of its turn medians: the figure a
+# p50 budget is checked against (round 6 of benchmarks/results/latency_predictor.md: on this VM it predicted held-out
+# p50s better than a p10 fit predicted p10s). `statistic="p10"` fits the 10th percentile instead: the speed when
+# nothing interferes, which repeats better on a noisy machine and is within a few % of the median on a quiet device.
 CHUNK, MIN_TURNS = 15, 30
 STATISTICS = {"p10": "the 10th percentile", "p50": "the median"}
 STATISTIC = "p50"
@@ -48,8 +48,8 @@ STATISTIC = "p50"
 
 def fitted(statistic: str) -> str:
     """What a calibration's coefficients were fitted to, for its document and every prediction's basis."""
-    return (f"{STATISTICS[statistic]} of its turns' medians (all artifacts timed in one process, "
-            f"in turns of {CHUNK} runs)")
+    return (f"{STATISTICS[statistic]} of its turns' medians (each runtime's artifacts timed in one "
+            f"process, in turns of {CHUNK} runs)")
 NETWORKS, QUICK_NETWORKS = 40, 2  # random whole networks measured besides the single layers (netgen)
 LARGE_NETWORKS = 16  # and random networks of mobile ImageNet-model sizes (none in the quick grid)
 MODERN_NETWORKS = 40  # and of RegNet/ShuffleNetV2/EfficientNet blocks, 0.1-74 MB of fp32 weights

@@ -18,7 +18,7 @@ benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come fr
 (peak compute, memory bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least
 squares on measured micro-benchmarks and networks (relative error, so small and large models count alike; a
 network weighted above a single layer) and picks the tiles and the cache ramp that fit best. fp32 fits share one
-cost per MB of weights over all kinds and leave the uncached term out (`TIED`, `RAMPS`).
+cost per MB of weights over all kinds (`TIED`).
 """
 from __future__ import annotations
 
@@ -44,12 +44,12 @@ DEPTHS = {"fp32": (1,), "int8": (1, 2, 4, 8, 16, 32, 64)}
 # MB of footprint (weights and activations written): no weights missed at the low end, all at the high
 CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), (8.0, 32.0), (16.0, 48.0))
 # What each dtype's fit may use. fp32: one cost per MB of weights for every compute kind (packed weights stream
-# through every kernel alike) and no uncached term. With a coefficient per kind and the footprint ramp, the fp32 fit
-# priced the weights of 20-30 MB models with small maps (efficientnet_b1, shufflenet_v2_x2_0 at 40 px) 30-65 % too
-# high on an Intel Xeon; held-out sets l-o, each run scaled to its median error, had 75 of 160 model-runs within
-# +-10 % as before and 118 so (round 17 of benchmarks/results/latency_predictor.md). int8 lost there (100 -> 93).
+# through every kernel alike). With a coefficient per kind the fp32 fit priced the weights of 20-30 MB models with
+# small maps (efficientnet_b1, shufflenet_v2_x2_0 at 40 px) 30-65 % too high on an Intel Xeon (round 17 of
+# benchmarks/results/latency_predictor.md). Round 17 also left the uncached term out of fp32 fits; it is back since
+# round 19, when each runtime's artifacts got a process of their own: timed so, set q's large fp32 models ran 25-43 %
+# slower than predicted without it, and 6 of 20 were within +-10 % without it and 10 with it.
 TIED = {"fp32": ("per_mb_weights",), "int8": ()}
-RAMPS = {"fp32": ((0.0, 0.0),), "int8": CACHE_RAMPS}
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
@@ -177,12 +177,12 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
 
 def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: str, threads: int, basis: str,
         weights: Sequence[float] | None = None, blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS,
-        depths: Sequence[int] | None = None, cache_ramps: Sequence[tuple[float, float]] | None = None,
+        depths: Sequence[int] | None = None, cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS,
         tied: Sequence[str] | None = None) -> LatencyModel:
     """Least-squares coefficients (non-negative, relative error, each sample counted `weights[i]` times) for
     measured (ops, microseconds) samples; the tiles and the cache ramp are the candidates with the smallest error
     (the first on a tie). Columns named in `tied` (e.g. "per_mb_weights") share one coefficient over all kinds;
-    depths, ramps and ties default to the dtype's (DEPTHS, RAMPS, TIED)."""
+    depths and ties default to the dtype's (DEPTHS, TIED)."""
     from scipy.optimize import nnls
 
     measured = np.array([us for _, us in samples], dtype=float)
@@ -191,7 +191,7 @@ def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: s
     design = _Design([ops for ops, _ in samples], dtype)
     tie = _tie_matrix(TIED[dtype] if tied is None else tied)
     best: tuple[float, tuple[int, int, int], tuple[float, float], np.ndarray] | None = None
-    candidates = itertools.product(rows, blocks, depths or DEPTHS[dtype], cache_ramps or RAMPS[dtype])
+    candidates = itertools.product(rows, blocks, depths or DEPTHS[dtype], cache_ramps)
     for row_tile, block, depth, ramp in candidates:
         matrix = design.matrix((row_tile, block, depth), ramp)
         shared, _ = nnls((matrix @ tie) * (root / measured)[:, None], root, maxiter=50 * tie.shape[1])
