@@ -3,9 +3,9 @@
 The budget search snaps widths to the channel tile the calibration found (`latency.budget.width_step`); this checks
 that tile against the runtime itself. One layer kind (three 3x3 convs, or one 1x1 conv doubling the channels) is
 exported at each width as TFLite fp32 and int8, all artifacts are timed in one process taking turns (as the
-calibration times its own), and each is predicted by the stored `host` calibration. Per dtype, the table gives the
-measured and predicted microseconds and, side by side from the same run, the ratio to the next width that is a
-multiple of `--tile`: above 1 means the narrower layer is slower than the wider, aligned one.
+calibration times its own), and each is predicted by a calibration (default: the one stored in benchmarks/results).
+Per dtype, the table gives the measured and predicted microseconds and, side by side from the same run, the ratio to
+the next width that is a multiple of `--tile`: above 1 means the narrower layer is slower than the wider, aligned one.
 
     python benchmarks/channel_steps.py [--kind conv|pointwise] [--size 14] [--widths 32,40,...] [--tile 64]
                                        [--seconds 60] [--cpus 1] [--work DIR] [--calibration FILE]
@@ -26,6 +26,7 @@ from edgeprune.latency.predict import predict_ops
 from edgeprune.targets import load_target
 
 KEYS = (("tflite", "fp32"), ("tflite", "int8"))
+STORED = Path(__file__).parent / "results" / "host-calibration.json"  # the stored calibration of this host
 WIDTHS = (32, 40, 48, 56, 64, 72, 80, 96, 104, 112, 128, 152, 160, 192, 208, 256)
 
 
@@ -45,13 +46,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the artifacts take turns")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--work", default=None, help="keep the exported artifacts here and reuse them")
-    parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
+    parser.add_argument("--calibration", default=None,
+                        help=f"calibration JSON (default: {STORED.name} in benchmarks/results)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     profile = load_target("host")
     widths = sorted({int(w) for w in args.widths.split(",")})
     cases = {w: case(args.kind, w, args.size) for w in widths}
-    document = cal.load(Path(args.calibration) if args.calibration else cal.calibration_path(profile, None))
+    document = cal.load(Path(args.calibration or STORED))
     models = {key: LatencyModel.from_json(document["models"][f"{key[0]}-{key[1]}"]) for key in KEYS}
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = cal.export_cases(list(cases.values()), Path(args.work or tmp), profile, KEYS,

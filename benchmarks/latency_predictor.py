@@ -6,13 +6,13 @@ unpruned. Each is exported to ONNX and TFLite, fp32 and int8, and measured on th
 the prediction comes from `torch_ops` on the torch model and the stored calibration of the `host` target (with
 --together, from a calibration fitted in the same run). Measured as the calibration measures: each runtime's
 artifacts in one process, taking turns of 15 runs for --seconds, each one's median over its turns; done twice
-(--repeats), in fresh processes, to show how far the measurement itself repeats. Prints one row per model, then per runtime/dtype the
-share predicted within +-10 % of the measured statistic of turn medians that the calibration fits (p50 by default;
-of each measurement, and of their geometric mean) and of the p50, and the Spearman rank correlation; with
---anchors, how fast the calibration's own networks run now against then. Then prints the uncalibrated rpi4
-estimates for the default model and mobilenet_v2 at 224x224, with their basis.
+(--repeats), in fresh processes, to show how far the measurement itself repeats. Prints one row per model, then
+per runtime/dtype the share predicted within +-10 % of the measured statistic of turn medians that the calibration
+fits (p50 by default; of each measurement, and of their geometric mean) and of the p50, and the Spearman rank
+correlation; with --anchors, how fast the calibration's own networks run now against then. Then prints the
+uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|n] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|r] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
 """
 from __future__ import annotations

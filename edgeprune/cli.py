@@ -455,7 +455,7 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
               help="Runtime threads (default: the profile's; on this machine capped at its cores).")
 @click.option("--runtimes", default="tflite,onnxruntime", show_default=True,
               help="Comma-separated runtimes to calibrate (each in fp32 and int8).")
-@click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 78 and 96: a coarse fit, "
+@click.option("--quick", is_flag=True, help="8 micro-benchmarks and 2 networks instead of 94 and 120: a coarse fit, "
                                            "for smoke tests.")
 @click.option("--seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="How long the artifacts take turns, each runtime's in one process (at least 30 turns each).")

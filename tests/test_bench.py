@@ -170,7 +170,7 @@ def test_cycled_artifacts_take_turns_one_process_per_runtime_and_rank_by_size(tm
     relu = _relu_tflite(tmp_path / "relu.tflite", int8=False)
     results = bench_cycled([small, relu, large], threads=1, seconds=0.2, min_chunks=5, chunk=4)
     assert list(results) == [small, relu, large]
-    # ONNX Runtime int8 sessions slowed TFLite int8 models in the same process 1.5-2.3x (round 19)
+    # each runtime in a process of its own (ONNX Runtime int8 sessions slowed TFLite int8 ones 1.4-2.3x, round 19)
     assert results[small]["pid"] == results[large]["pid"] != results[relu]["pid"]
     for result in results.values():
         assert result["turns"] >= 5 and len(result["chunk_p50_ms"]) == result["turns"] and result["chunk"] == 4

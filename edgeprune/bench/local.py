@@ -106,7 +106,7 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
 
 def runtime_groups(artifacts: list[Path]) -> list[list[Path]]:
     """The artifacts by runtime (file suffix), in their order: each group is timed in a process of its own. On an
-    Intel Xeon with AMX, ONNX Runtime int8 sessions in the same process made TFLite int8 models run 1.5-2.3x as long
+    Intel Xeon with AMX, ONNX Runtime int8 sessions in the same process made TFLite int8 models run 1.4-2.3x as long
     as without them, by a different factor per model (ONNX Runtime fp32 sessions or 200 more TFLite models: under
     10 %; round 19 of benchmarks/results/latency_predictor.md). Artifacts are compared within a runtime only."""
     groups: dict[str, list[Path]] = {}
@@ -130,8 +130,8 @@ def cycled_results(artifacts: list[Path], payload: dict, where: str) -> dict[Pat
         medians = entry["chunk_p50_ms"]
         results[Path(artifact)] = {
             **entry, "artifact": str(artifact), "where": where, "source": "measured", "threads": payload["threads"],
-            "chunk": payload["chunk"], "turns": len(medians), "timed_seconds": payload["timed_seconds"], "pid": payload.get("pid"),
-            "p50_ms": float(np.median(medians)), "p10_ms": float(np.percentile(medians, 10))}
+            "chunk": payload["chunk"], "turns": len(medians), "timed_seconds": payload["timed_seconds"],
+            "pid": payload.get("pid"), "p50_ms": float(np.median(medians)), "p10_ms": float(np.percentile(medians, 10))}
     return results
 
 
