@@ -109,7 +109,12 @@ def main() -> None:
         for budget in budgets:
             ctx.config = BuildConfig(**{**config.to_dict(), "budget_ms": budget})
             start = time.perf_counter()
-            ratios, record = budget_stage.choose_widths(ctx, teacher, example)
+            try:
+                ratios, record = budget_stage.choose_widths(ctx, teacher, example)
+            except BudgetError as exc:  # a row that says so, and the next budget
+                rows.append((budget, "latency-aware", f"not met: {exc}", None, None, [], None))
+                print(rows[-1], flush=True)
+                continue
             aware = prune(teacher, example, ratio=0.0, layer_ratios=ratios, **options).model
             search_s = time.perf_counter() - start
             # every uniform ratio and the latency-aware model, timed side by side in one process (taking turns),
