@@ -104,15 +104,20 @@ def bench_local(artifact: Path, *, threads: int, warmup: int, runs: int, min_sec
     return result
 
 
-def runtime_groups(artifacts: list[Path]) -> list[list[Path]]:
-    """The artifacts by runtime (file suffix), in their order: each group is timed in a process of its own. On an
-    Intel Xeon with AMX, ONNX Runtime int8 sessions in the same process made TFLite int8 models run 1.4-2.3x as long
-    as without them, by a different factor per model (ONNX Runtime fp32 sessions or 200 more TFLite models: under
-    10 %; round 19 of benchmarks/results/latency_predictor.md). Artifacts are compared within a runtime only."""
+def cycled_per_runtime(artifacts: list[Path], seconds: float,
+                       cycle: Callable[[list[Path], float], dict[Path, dict]]) -> dict[Path, dict]:
+    """`cycle(group, seconds)` once per runtime (file suffix), the runtimes sharing `seconds`; results in the
+    artifacts' order. Each runtime gets a process of its own: on an Intel Xeon with AMX, ONNX Runtime int8 sessions in
+    the same process made TFLite int8 models run 1.4-2.3x as long as without them, by a different factor per model
+    (ONNX Runtime fp32 sessions or 200 more TFLite models: under 10 %; round 19 of
+    benchmarks/results/latency_predictor.md). Artifacts are compared within a runtime only."""
     groups: dict[str, list[Path]] = {}
     for artifact in artifacts:
         groups.setdefault(artifact.suffix, []).append(artifact)
-    return list(groups.values())
+    results: dict[Path, dict] = {}
+    for group in groups.values():
+        results.update(cycle(group, seconds / len(groups)))
+    return {artifact: results[artifact] for artifact in artifacts}
 
 
 def cycle_options(*, threads: int, warmup: int, chunk: int, seconds: float, min_chunks: int,
@@ -138,27 +143,27 @@ def cycled_results(artifacts: list[Path], payload: dict, where: str) -> dict[Pat
 def bench_cycled(artifacts: list[Path], *, threads: int, seconds: float, chunk: int = 15, min_chunks: int = 30,
                  warmup: int = 10, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
     """Time many artifacts on this machine, taking turns (see device_runner.cycle), each runtime's in one process
-    (`runtime_groups`, sharing `seconds`): for comparing artifacts with each other on a machine whose speed drifts,
-    e.g. a latency model's calibration."""
+    (`cycled_per_runtime`): for comparing artifacts with each other on a machine whose speed drifts, e.g. a latency
+    model's calibration."""
     artifacts = [Path(a) for a in artifacts]
     missing = [a for a in artifacts if not a.is_file()]
     if missing:
         raise StageError(f"benchmark of {missing[0]} failed: artifact not found: {missing[0]}")
-    groups = runtime_groups(artifacts)
-    results: dict[Path, dict] = {}
-    for group in groups:
+
+    def cycle(group: list[Path], share: float) -> dict[Path, dict]:
         argv = [sys.executable, str(RUNNER_PATH), *map(str, group),
-                *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds / len(groups),
-                               min_chunks=min_chunks, cpus=cpus)]
+                *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=share, min_chunks=min_chunks,
+                               cpus=cpus)]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         except OSError as exc:
             raise StageError(f"benchmark of {len(group)} artifacts: cannot start {sys.executable}: {exc}") from exc
         payload = _parse_runner_output(Path(f"{len(group)} artifacts"), proc)
         dev = payload.get("device", {})
-        results.update(cycled_results(group, payload, f"host {dev.get('hostname', 'unknown')} "
-                                                      f"({dev.get('cpu_model', 'unknown CPU')})"))
-    return {artifact: results[artifact] for artifact in artifacts}
+        return cycled_results(group, payload, f"host {dev.get('hostname', 'unknown')} "
+                                              f"({dev.get('cpu_model', 'unknown CPU')})")
+
+    return cycled_per_runtime(artifacts, seconds, cycle)
 
 
 def bench_interleaved(artifacts: list[Path], *, rounds: int, threads: int, warmup: int, runs: int,

@@ -175,17 +175,16 @@ class DeviceSession:
               min_chunks: int, cpus: tuple[int, ...] | None = None) -> dict[Path, dict]:
         """Time many artifacts on the device, taking turns, each runtime's in one runner process
         (`local.bench_cycled`)."""
-        from edgeprune.bench.local import cycle_options, cycled_results, runtime_groups
+        from edgeprune.bench.local import cycle_options, cycled_per_runtime, cycled_results
 
         artifacts = [Path(a) for a in artifacts]
         self._open_once()
         remotes = {a: self._upload(a) for a in artifacts}
-        groups = runtime_groups(artifacts)
-        results: dict[Path, dict] = {}
-        for group in groups:
+
+        def cycle(group: list[Path], share: float) -> dict[Path, dict]:
             argv = [self.python, posixpath.join(self._dir, "runner.py"), *(remotes[a] for a in group),
-                    *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=seconds / len(groups),
-                                   min_chunks=min_chunks, cpus=cpus)]
+                    *cycle_options(threads=threads, warmup=warmup, chunk=chunk, seconds=share, min_chunks=min_chunks,
+                                   cpus=cpus)]
             label = f"{len(group)} artifacts"
             code, out, err = self._run(argv, label)
             payload = runner_payload(out)
@@ -193,10 +192,10 @@ class DeviceSession:
                 reason = (payload or {}).get("error") or (err.strip().splitlines() or [f"exit code {code}"])[-1]
                 raise DeviceError(f"{self.spec.name}: benchmark of {label} failed on the device: {reason}")
             facts = payload.get("device", {})
-            results.update(cycled_results(group, payload, f"device {self.spec.name} "
-                                                          f"({facts.get('cpu_model', 'unknown CPU')}, "
-                                                          f"{facts.get('machine', '?')})"))
-        return {artifact: results[artifact] for artifact in artifacts}
+            return cycled_results(group, payload, f"device {self.spec.name} ({facts.get('cpu_model', 'unknown CPU')}, "
+                                                  f"{facts.get('machine', '?')})")
+
+        return cycled_per_runtime(artifacts, seconds, cycle)
 
     def _open_once(self) -> None:
         if self._conn is None or self._dir is None:

@@ -36,7 +36,7 @@ ARTIFACT_FILES = {("onnxruntime", "fp32"): "model.onnx", ("onnxruntime", "int8")
 CALIBRATION_SAMPLES = 16  # random inputs for int8 ranges: only the operators' shapes matter for latency
 # On a shared machine speed drifts in phases of seconds to minutes (seen here: turn medians of every artifact at once
 # alternate between 0.82x and 1.0-1.2x, and the median over 90 s moved 18-38 % between two runs). So each runtime's
-# artifacts are timed in one process (`bench.local.runtime_groups`), taking turns of CHUNK runs for `seconds` (at
+# artifacts are timed in one process (`bench.local.cycled_per_runtime`), taking turns of CHUNK runs for `seconds` (at
 # least MIN_TURNS turns each), and the fit uses by default each artifact's median of its turn medians: the figure a
 # p50 budget is checked against (round 6 of benchmarks/results/latency_predictor.md: on this VM it predicted held-out
 # p50s better than a p10 fit predicted p10s). `statistic="p10"` fits the 10th percentile instead: the speed when
