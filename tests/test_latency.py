@@ -253,6 +253,13 @@ def test_width_step_snaps_to_the_tile_only_when_it_is_a_multiple() -> None:
     assert width_step(1, 1) == 1
 
 
+def test_group_widths_step_by_the_tile_above_one_tile_and_by_the_multiple_below() -> None:
+    assert _Group("layer", 200, 16, np.ones(200)).widths(64, 16) == [200, 192, 128, 64, 48, 32, 16]
+    assert _Group("layer", 48, 16, np.ones(48)).widths(64, 16) == [48, 32, 16]
+    assert _Group("layer", 96, 32, np.ones(96)).widths(64, 16) == [96, 64, 48, 32]  # the floor holds
+    assert _Group("layer", 24, 8, np.ones(24)).widths(8, 8) == [24, 16, 8]
+
+
 def test_budget_search_meets_the_predicted_budget_with_allowed_widths() -> None:
     latency = uncalibrated(load_target("rpi4"), "tflite", "int8", 4)
     model, example = example_net().eval(), torch.zeros(1, 1, 28, 28)

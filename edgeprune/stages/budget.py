@@ -138,7 +138,7 @@ def choose_widths(ctx: BuildContext, teacher: "torch.nn.Module",
                 raise BudgetError(
                     f"latency budget {budget:g} ms ({key}) cannot be met: the best achievable is {value:.4f} ms "
                     f"measured on {measured['where']} ({measured['runtime']} {measured['runtime_version']}, "
-                    f"{host_threads(ctx)} threads) at the narrowest widths allowed (multiples of {result.step}; "
+                    f"{host_threads(ctx)} threads) at the narrowest widths allowed (multiples of {ctx.target.channel_multiple}; "
                     f"predicted {result.predicted_ms:.4f} ms); raise the budget or allow narrower layers "
                     "(--max-layer-ratio, --ignore-layers)")
             rank = (value <= aim, value)  # under the aim first, then the widest (slowest) fit
