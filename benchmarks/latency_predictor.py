@@ -73,7 +73,34 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     calibration; set "r" in round 19, before its calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r}[which]()
+            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s}[which]()
+
+
+def _set_s() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.4", lambda: example_net(width=1.4), ex),
+        ("example w2.8 pruned 0.4 (odd widths)", _pruned(lambda: example_net(width=2.8), ex, 0.4, 1), ex),
+        ("example w3.3 pruned 0.6 (x8)", _pruned(lambda: example_net(width=3.3), ex, 0.6, 8), ex),
+        ("example w0.7", lambda: example_net(width=0.7), ex),
+        ("mobilenet_v2 44px pruned 0.25", _pruned(_tv("mobilenet_v2"), (3, 44, 44), 0.25, 8), (3, 44, 44)),
+        ("mobilenet_v2 x1.4 52px pruned 0.5", _pruned(_tv("mobilenet_v2", width_mult=1.4), (3, 52, 52), 0.5, 8),
+         (3, 52, 52)),
+        ("mobilenet_v3_small 44px", _tv("mobilenet_v3_small"), (3, 44, 44)),
+        ("mobilenet_v3_large 52px pruned 0.3", _pruned(_tv("mobilenet_v3_large"), (3, 52, 52), 0.3, 8), (3, 52, 52)),
+        ("mnasnet1_3 56px", _tv("mnasnet1_3"), (3, 56, 56)),
+        ("mnasnet1_0 48px pruned 0.4", _pruned(_tv("mnasnet1_0"), (3, 48, 48), 0.4, 8), (3, 48, 48)),
+        ("shufflenet_v2_x1_5 44px", _tv("shufflenet_v2_x1_5"), (3, 44, 44)),
+        ("shufflenet_v2_x0_5 60px", _tv("shufflenet_v2_x0_5"), (3, 60, 60)),
+        ("regnet_y_400mf 56px pruned 0.3", _pruned(_tv("regnet_y_400mf"), (3, 56, 56), 0.3, 8), (3, 56, 56)),
+        ("regnet_x_400mf 36px", _tv("regnet_x_400mf"), (3, 36, 36)),
+        ("efficientnet_b0 36px", _tv("efficientnet_b0"), (3, 36, 36)),
+        ("resnet18 36px pruned 0.4", _pruned(_tv("resnet18"), (3, 36, 36), 0.4, 8), (3, 36, 36)),
+        ("resnet34 52px pruned 0.6", _pruned(_tv("resnet34"), (3, 52, 52), 0.6, 8), (3, 52, 52)),
+        ("resnet50 44px pruned 0.5", _pruned(_tv("resnet50"), (3, 44, 44), 0.5, 8), (3, 44, 44)),
+        ("resnext50_32x4d 36px pruned 0.6", _pruned(_tv("resnext50_32x4d"), (3, 36, 36), 0.6, 8), (3, 36, 36)),
+        ("squeezenet1_0 44px", _tv("squeezenet1_0"), (3, 44, 44)),
+    ]
 
 
 def _set_r() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -531,12 +558,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqr"), help="held-out models: a (guided the "
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrs"), help="held-out models: a (guided the "
                         "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
                         "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
                         "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
                         "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's), p (after "
-                        "round 17's), q (after round 18's), r (after round 19's)")
+                        "round 17's), q (after round 18's), r (after round 19's), s (after round 20's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

@@ -65,6 +65,7 @@ def test_tiled_macs_round_pixels_channels_and_depth_up_to_the_micro_kernel() -> 
     assert matvec.tiled_macs(rows=7) == matvec.macs  # one output row runs a one-row kernel
     depthwise = Op("dw", "depthwise", macs=49 * 20 * 9, out_elements=49 * 20, in_channels=20, out_channels=20, kernel=9)
     assert depthwise.tiled_macs(7, 16, 8) == pytest.approx(depthwise.macs * 32 / 20)
+    assert depthwise.tiled_macs(7, 64, 8, depthwise=8) == pytest.approx(depthwise.macs * 24 / 20)  # its own tile
     # RegNet's groups of 8 channels: each group is its own GEMM, its 8 outputs padded to a 16-wide tile
     grouped = Op("g", "grouped", macs=49 * 64 * 8 * 9, out_elements=49 * 64, in_channels=64, out_channels=64,
                  kernel=9, groups=8)
@@ -151,14 +152,15 @@ def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:
     truth[0] = 7.0
     for i, (group, kind) in enumerate(COLUMNS[1:], 1):
         truth[i] = {"per_op": 0.8, "per_mmac": 40.0, "per_mb_weights_uncached": 60.0}.get(group, 3.0) * (1 + 0.1 * (i % 3))
-    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=1, cache_mb=(8.0, 24.0))
+    true_model = LatencyModel("tflite", "fp32", 1, 8, tuple(truth), "synthetic", rows=4, depth=1, cache_mb=(8.0, 24.0),
+                              depthwise_block=16)
     # the calibration's micro-benchmarks, and networks whose weights span the cache ramp (18-39 MB)
     measured = [*grid(), *[c for c in cases() if c.name in BIG_NETWORKS]]
     models = [torch_ops(case.build(), case.input_shape) for case in measured]
     samples = [(ops, true_model.predict_us(ops)) for ops in models]
     # per-kind weight costs and a cache ramp: what an int8 fit uses (fp32 ties the weight costs by default)
     fitted = fit(samples, runtime="tflite", dtype="fp32", threads=1, basis="test", cache_ramps=CACHE_RAMPS, tied=())
-    assert fitted.tile == (4, 8, 1) and fitted.cache_mb == (8.0, 24.0)
+    assert fitted.tile == (4, 8, 1, 16) and fitted.cache_mb == (8.0, 24.0)
     assert fitted.calibrated and fitted.fit["rms_relative_error"] < 1e-3
     for ops, us in samples:
         assert fitted.predict_us(ops) == pytest.approx(us, rel=1e-3)
@@ -174,7 +176,9 @@ def test_an_int8_fit_finds_amx_sized_tiles() -> None:
     models = [torch_ops(case.build(), case.input_shape) for case in grid()]
     fitted = fit([(ops, true_model.predict_us(ops)) for ops in models], runtime="tflite", dtype="int8", threads=1,
                  basis="test")
-    assert fitted.tile == (16, 64, 64) and fitted.fit["rms_relative_error"] < 1e-3
+    assert fitted.tile == (16, 64, 64, 64) and fitted.fit["rms_relative_error"] < 1e-3
+    # int8 fits leave the depthwise weights term out (DROPPED)
+    assert fitted.coefficients[COLUMNS.index(("per_mb_weights", "depthwise"))] == 0.0
 
 
 def test_fp32_fits_share_one_cost_per_mb_of_weights_and_keep_the_uncached_term() -> None:

@@ -8,7 +8,8 @@ For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operato
 
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
 microseconds. MACs are counted as a GEMM micro-kernel computes them: output pixels rounded up to its rows,
-output channels to its channel tile, input channels per kernel tap to its depth (`Op.tiled_macs`). A model
+output channels to its channel tile, input channels per kernel tap to its depth (`Op.tiled_macs`); depthwise
+convolutions run kernels of their own and round their channels to their own tile. A model
 whose data outgrow the cache reads its weights from memory on every inference: the cost of a megabyte of weights
 then depends on the whole model, not the layer (measured here: a 512-channel 3x3 conv at 2x2 costs 0.30 ms
 alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between two
@@ -50,6 +51,14 @@ CACHE_RAMPS = ((2.0, 12.0), (4.0, 16.0), (4.0, 24.0), (6.0, 20.0), (8.0, 24.0), 
 # round 19, when each runtime's artifacts got a process of their own: timed so, set q's large fp32 models ran 25-43 %
 # slower than predicted without it, and 6 of 20 were within +-10 % without it and 10 with it.
 TIED = {"fp32": ("per_mb_weights",), "int8": ()}
+# Columns a dtype's fit leaves at zero. int8: the depthwise weights term. Free, it took 2.4-2.7 us per KB on an AMX
+# Xeon, a third of the predictions for the 5x5-depthwise MnasNets and EfficientNets, which it over-predicted by up
+# to 66 %. Refitted without it and with a depthwise tile of its own, round 19's runs of the held-out sets p, q and r
+# had 71 of 120 predictions within +-10 % (56 with the term; the tile alone 59, dropping the term alone 51).
+DROPPED = {"fp32": (), "int8": (("per_mb_weights", "depthwise"),)}
+# Channel tiles tried for depthwise kernels once the GEMM tiles are chosen (XNNPACK's int8 depthwise kernels are
+# 8-32 channels wide where its AMX GEMMs are 64: the AMX Xeon's fit took 1-16, alike within 0.1 % of fit error).
+DEPTHWISE_BLOCKS = (1, 4, 8, 16, 32, 64)
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
@@ -80,10 +89,11 @@ class LatencyModel:
     rows: int = 1  # output pixels per micro-kernel call
     depth: int = 1  # input channels per reduction step
     cache_mb: tuple[float, float] = (0.0, 0.0)  # the uncached share's ramp; (0, 0): no cache term
+    depthwise_block: int = 0  # channel tile of depthwise kernels; 0: `block`
 
     @property
-    def tile(self) -> tuple[int, int, int]:
-        return self.rows, self.block, self.depth
+    def tile(self) -> tuple[int, int, int, int]:
+        return self.rows, self.block, self.depth, self.depthwise_block or self.block
 
     def op_costs(self, ops: Sequence[Op]) -> list[float]:
         """Microseconds of each operator (the per-model overhead is not in any of them)."""
@@ -96,7 +106,7 @@ class LatencyModel:
 
     def to_json(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "dtype": self.dtype, "threads": self.threads, "block": self.block,
-                "rows": self.rows, "depth": self.depth, "cache_mb": list(self.cache_mb),
+                "rows": self.rows, "depth": self.depth, "depthwise_block": self.depthwise_block, "cache_mb": list(self.cache_mb),
                 "coefficients": {f"{a}:{k}" if k else a: c for (a, k), c in zip(COLUMNS, self.coefficients)},
                 "basis": self.basis, "calibrated": self.calibrated, "fit": self.fit}
 
@@ -108,6 +118,7 @@ class LatencyModel:
                    coefficients=tuple(float(coefficients[f"{a}:{k}" if k else a]) for a, k in COLUMNS),
                    basis=data["basis"], calibrated=bool(data["calibrated"]), fit=data.get("fit", {}),
                    rows=int(data["rows"]), depth=int(data["depth"]),
+                   depthwise_block=int(data.get("depthwise_block", 0)),
                    cache_mb=tuple(float(v) for v in data["cache_mb"]))
 
 
@@ -128,7 +139,7 @@ def uncached_share(footprint: float, ramp: tuple[float, float]) -> float:
     return 0.0 if high <= 0 else min(1.0, max(0.0, (footprint - low) / (high - low)))
 
 
-def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float = 0.0) -> np.ndarray:
+def op_features(op: Op, tile: tuple[int, ...], dtype: str, uncached: float = 0.0) -> np.ndarray:
     """The operator's row of the design matrix; `uncached` is the model's uncached share of weights."""
     size = ELEMENT_BYTES[dtype] / 1e6
     row = np.zeros(len(COLUMNS))
@@ -142,7 +153,7 @@ def op_features(op: Op, tile: tuple[int, int, int], dtype: str, uncached: float 
     return row
 
 
-def model_features(ops: Sequence[Op], tile: tuple[int, int, int], dtype: str,
+def model_features(ops: Sequence[Op], tile: tuple[int, ...], dtype: str,
                    cache_mb: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     share = uncached_share(footprint_mb(ops, dtype), cache_mb)
     row = np.zeros(len(COLUMNS))
@@ -178,44 +189,55 @@ def uncalibrated(profile: Any, runtime: str, dtype: str, threads: int) -> Latenc
 def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: str, threads: int, basis: str,
         weights: Sequence[float] | None = None, blocks: Sequence[int] = BLOCKS, rows: Sequence[int] = ROWS,
         depths: Sequence[int] | None = None, cache_ramps: Sequence[tuple[float, float]] = CACHE_RAMPS,
-        tied: Sequence[str] | None = None) -> LatencyModel:
+        tied: Sequence[str] | None = None, dropped: Sequence[tuple[str, str]] | None = None,
+        depthwise_blocks: Sequence[int] = DEPTHWISE_BLOCKS) -> LatencyModel:
     """Least-squares coefficients (non-negative, relative error, each sample counted `weights[i]` times) for
     measured (ops, microseconds) samples; the tiles and the cache ramp are the candidates with the smallest error
-    (the first on a tie). Columns named in `tied` (e.g. "per_mb_weights") share one coefficient over all kinds;
-    depths and ties default to the dtype's (DEPTHS, TIED)."""
+    (the first on a tie), the depthwise tile in turn with the others (until it no longer changes). Columns named in `tied` (e.g.
+    "per_mb_weights") share one coefficient over all kinds, columns in `dropped` stay zero; depths, ties and drops
+    default to the dtype's (DEPTHS, TIED, DROPPED)."""
     from scipy.optimize import nnls
 
     measured = np.array([us for _, us in samples], dtype=float)
     weight = np.ones(len(samples)) if weights is None else np.asarray(weights, dtype=float)
     root = np.sqrt(weight)
     design = _Design([ops for ops, _ in samples], dtype)
-    tie = _tie_matrix(TIED[dtype] if tied is None else tied)
-    best: tuple[float, tuple[int, int, int], tuple[float, float], np.ndarray] | None = None
-    candidates = itertools.product(rows, blocks, depths or DEPTHS[dtype], cache_ramps)
-    for row_tile, block, depth, ramp in candidates:
-        matrix = design.matrix((row_tile, block, depth), ramp)
+    tie = _tie_matrix(TIED[dtype] if tied is None else tied, DROPPED[dtype] if dropped is None else dropped)
+    best: tuple[float, tuple[int, ...], tuple[float, float], np.ndarray] | None = None
+
+    def consider(tile: tuple[int, ...], ramp: tuple[float, float]) -> None:
+        nonlocal best
+        matrix = design.matrix(tile, ramp)
         shared, _ = nnls((matrix @ tie) * (root / measured)[:, None], root, maxiter=50 * tie.shape[1])
         theta = tie @ shared
         error = float(np.sqrt(np.average((matrix @ theta / measured - 1) ** 2, weights=weight)))
         if best is None or error < best[0] - 1e-4:
-            best = (error, (row_tile, block, depth), ramp, theta)
+            best = (error, tile, ramp, theta)
+
+    depthwise = 0  # the GEMM tile at first; once the depthwise tile is chosen, the others again with it
+    while best is None or best[1][3] != depthwise:
+        depthwise = 0 if best is None else best[1][3]
+        for row_tile, block, depth, ramp in itertools.product(rows, blocks, depths or DEPTHS[dtype], cache_ramps):
+            consider((row_tile, block, depth, depthwise or block), ramp)
+        for candidate in depthwise_blocks:
+            consider((*best[1][:3], candidate), best[2])
     error, tile, ramp, theta = best
     relative = design.matrix(tile, ramp) @ theta / measured - 1
     stats = {"samples": len(samples), "rms_relative_error": round(error, 4),
              "max_relative_error": round(float(np.max(np.abs(relative))), 4),
              "within_10pct": round(float(np.mean(np.abs(relative) <= 0.10)), 4)}
     return LatencyModel(runtime, dtype, threads, tile[1], tuple(float(t) for t in theta), basis, True, stats,
-                        rows=tile[0], depth=tile[2], cache_mb=ramp)
+                        rows=tile[0], depth=tile[2], cache_mb=ramp, depthwise_block=tile[3])
 
 
-def _tie_matrix(tied: Sequence[str]) -> np.ndarray:
-    """Maps the fitted coefficients to COLUMNS: one per untied column, one per tied group."""
+def _tie_matrix(tied: Sequence[str], dropped: Sequence[tuple[str, str]] = ()) -> np.ndarray:
+    """Maps the fitted coefficients to COLUMNS: one per untied column, one per tied group, none for dropped ones."""
     groups = [name for name in dict.fromkeys(group for group, _ in COLUMNS) if name in tied]
-    free = [i for i, (group, _) in enumerate(COLUMNS) if group not in tied]
+    free = [i for i, column in enumerate(COLUMNS) if column[0] not in tied and column not in dropped]
     matrix = np.zeros((len(COLUMNS), len(free) + len(groups)))
     matrix[free, range(len(free))] = 1.0
     for j, name in enumerate(groups, len(free)):
-        matrix[[i for i, (group, _) in enumerate(COLUMNS) if group == name], j] = 1.0
+        matrix[[i for i, column in enumerate(COLUMNS) if column[0] == name and column not in dropped], j] = 1.0
     return matrix
 
 
@@ -224,7 +246,7 @@ class _Design:
     MAC and uncached-weight columns change between candidates (vectorised `model_features`)."""
 
     def __init__(self, models: Sequence[Sequence[Op]], dtype: str) -> None:
-        self.base = np.stack([model_features(ops, (1, 1, 1), dtype) for ops in models])
+        self.base = np.stack([model_features(ops, (1, 1, 1, 1), dtype) for ops in models])
         self.uncached_column = _INDEX["per_mb_weights_uncached", ""]
         self.weights = np.array([weight_mb(ops, dtype) for ops in models])
         self.footprints = np.array([footprint_mb(ops, dtype) for ops in models])
@@ -239,10 +261,11 @@ class _Design:
         self.kernel = np.array([op.kernel for _, op in compute], dtype=float)
         self.reduced = self.macs / (np.array([op.out_elements for _, op in compute]) * self.kernel)
 
-    def matrix(self, tile: tuple[int, int, int], ramp: tuple[float, float]) -> np.ndarray:
-        rows, block, depth = tile
+    def matrix(self, tile: tuple[int, ...], ramp: tuple[float, float]) -> np.ndarray:
+        rows, block, depth, depthwise = (*tile, tile[1])[:4]
         up = lambda values, t: np.ceil(values / t) * t  # noqa: E731
-        channels = up(self.channels / self.groups, block) * self.groups
+        channels = np.where(self.depthwise, up(self.channels, depthwise),
+                            up(self.channels / self.groups, block) * self.groups)
         pixels = np.where(self.pixels <= 1, self.pixels, up(self.pixels, rows))
         macs = np.where(self.depthwise, self.macs * channels / self.channels,
                         pixels * channels * up(self.reduced, depth) * self.kernel)

@@ -38,16 +38,16 @@ class Op:
     kernel: int = 1  # kernel taps (kh * kw) of a convolution
     groups: int = 1  # of a convolution
 
-    def tiled_macs(self, rows: int = 1, channels: int = 1, depth: int = 1) -> float:
+    def tiled_macs(self, rows: int = 1, channels: int = 1, depth: int = 1, depthwise: int | None = None) -> float:
         """The MACs a GEMM micro-kernel computes (XNNPACK's mr x nr tiles, kr-deep): output pixels rounded up to
         `rows` (a single pixel runs a one-row kernel), output channels to `channels`, input channels per kernel
         tap to `depth`. A grouped convolution is one GEMM per group, each group's channels rounded up on its own
         (RegNet's groups of 8 channels cost as 16 in a 16-wide tile). Depthwise convolutions tile their channels
-        only."""
+        only, to `depthwise` (their own kernels' channel tile; default `channels`)."""
         if not self.macs or not self.out_channels:
             return float(self.macs)
         if self.kind == "depthwise":
-            return self.macs * _up(self.out_channels, channels) / self.out_channels
+            return self.macs * _up(self.out_channels, depthwise or channels) / self.out_channels
         pixels = self.out_elements // self.out_channels
         reduced = self.macs / (self.out_elements * self.kernel)  # input channels per tap (per group)
         return float((pixels if pixels <= 1 else _up(pixels, rows)) * self.groups
