@@ -558,12 +558,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrs"), help="held-out models: a (guided the "
-                        "model's design), b (measured after round 3's model was fixed), c (after round 4's), d (after "
-                        "round 5's), e (after round 6's), f (after round 7's), g (after round 8's), h (after round "
-                        "9's), i (after round 10's), j (after round 11's), k (after round 12's), l (after round "
-                        "12's, on a new CPU), m (after round 14's), n (after round 15's), o (after round 16's), p (after "
-                        "round 17's), q (after round 18's), r (after round 19's), s (after round 20's)")
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrs"),
+                        help="held-out models: a (guided the model's design), b (measured after round 3's model "
+                        "was fixed), c (after round 4's), d (after round 5's), e (after round 6's), f (after round "
+                        "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "
+                        "k (after round 12's), l (after round 12's, on a new CPU), m (after round 14's), n (after "
+                        "round 15's), o (after round 16's), p (after round 17's), q (after round 18's), r (after "
+                        "round 19's), s (after round 20's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

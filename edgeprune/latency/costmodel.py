@@ -57,7 +57,7 @@ TIED = {"fp32": ("per_mb_weights",), "int8": ()}
 # had 71 of 120 predictions within +-10 % (56 with the term; the tile alone 59, dropping the term alone 51).
 DROPPED = {"fp32": (), "int8": (("per_mb_weights", "depthwise"),)}
 # Channel tiles tried for depthwise kernels once the GEMM tiles are chosen (XNNPACK's int8 depthwise kernels are
-# 8-32 channels wide where its AMX GEMMs are 64: the AMX Xeon's fit took 1-16, alike within 0.1 % of fit error).
+# 8-32 channels wide where its AMX GEMMs are 64: on the AMX Xeon int8 fits took 16, fp32 fits 32).
 DEPTHWISE_BLOCKS = (1, 4, 8, 16, 32, 64)
 # The byte terms let a kernel's cost per output (packing, bias, activation, stores: what dominates when few
 # channels are reduced) differ from its cost per multiply-accumulate.
@@ -106,7 +106,8 @@ class LatencyModel:
 
     def to_json(self) -> dict[str, Any]:
         return {"runtime": self.runtime, "dtype": self.dtype, "threads": self.threads, "block": self.block,
-                "rows": self.rows, "depth": self.depth, "depthwise_block": self.depthwise_block, "cache_mb": list(self.cache_mb),
+                "rows": self.rows, "depth": self.depth, "depthwise_block": self.depthwise_block,
+                "cache_mb": list(self.cache_mb),
                 "coefficients": {f"{a}:{k}" if k else a: c for (a, k), c in zip(COLUMNS, self.coefficients)},
                 "basis": self.basis, "calibrated": self.calibrated, "fit": self.fit}
 
@@ -193,9 +194,9 @@ def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: s
         depthwise_blocks: Sequence[int] = DEPTHWISE_BLOCKS) -> LatencyModel:
     """Least-squares coefficients (non-negative, relative error, each sample counted `weights[i]` times) for
     measured (ops, microseconds) samples; the tiles and the cache ramp are the candidates with the smallest error
-    (the first on a tie), the depthwise tile in turn with the others (until it no longer changes). Columns named in `tied` (e.g.
-    "per_mb_weights") share one coefficient over all kinds, columns in `dropped` stay zero; depths, ties and drops
-    default to the dtype's (DEPTHS, TIED, DROPPED)."""
+    (the first on a tie), the depthwise tile chosen in turn with the others until it no longer changes. Columns
+    named in `tied` (e.g. "per_mb_weights") share one coefficient over all kinds, columns in `dropped` stay zero;
+    depths, ties and drops default to the dtype's (DEPTHS, TIED, DROPPED)."""
     from scipy.optimize import nnls
 
     measured = np.array([us for _, us in samples], dtype=float)
