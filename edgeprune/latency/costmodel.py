@@ -140,7 +140,7 @@ def uncached_share(footprint: float, ramp: tuple[float, float]) -> float:
     return 0.0 if high <= 0 else min(1.0, max(0.0, (footprint - low) / (high - low)))
 
 
-def op_features(op: Op, tile: tuple[int, ...], dtype: str, uncached: float = 0.0) -> np.ndarray:
+def op_features(op: Op, tile: tuple[int, int, int, int], dtype: str, uncached: float = 0.0) -> np.ndarray:
     """The operator's row of the design matrix; `uncached` is the model's uncached share of weights."""
     size = ELEMENT_BYTES[dtype] / 1e6
     row = np.zeros(len(COLUMNS))
@@ -154,7 +154,7 @@ def op_features(op: Op, tile: tuple[int, ...], dtype: str, uncached: float = 0.0
     return row
 
 
-def model_features(ops: Sequence[Op], tile: tuple[int, ...], dtype: str,
+def model_features(ops: Sequence[Op], tile: tuple[int, int, int, int], dtype: str,
                    cache_mb: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     share = uncached_share(footprint_mb(ops, dtype), cache_mb)
     row = np.zeros(len(COLUMNS))
@@ -204,9 +204,9 @@ def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: s
     root = np.sqrt(weight)
     design = _Design([ops for ops, _ in samples], dtype)
     tie = _tie_matrix(TIED[dtype] if tied is None else tied, DROPPED[dtype] if dropped is None else dropped)
-    best: tuple[float, tuple[int, ...], tuple[float, float], np.ndarray] | None = None
+    best: tuple[float, tuple[int, int, int, int], tuple[float, float], np.ndarray] | None = None
 
-    def consider(tile: tuple[int, ...], ramp: tuple[float, float]) -> None:
+    def consider(tile: tuple[int, int, int, int], ramp: tuple[float, float]) -> None:
         nonlocal best
         matrix = design.matrix(tile, ramp)
         shared, _ = nnls((matrix @ tie) * (root / measured)[:, None], root, maxiter=50 * tie.shape[1])
@@ -215,13 +215,15 @@ def fit(samples: Sequence[tuple[Sequence[Op], float]], *, runtime: str, dtype: s
         if best is None or error < best[0] - 1e-4:
             best = (error, tile, ramp, theta)
 
-    depthwise = 0  # the GEMM tile at first; once the depthwise tile is chosen, the others again with it
-    while best is None or best[1][3] != depthwise:
-        depthwise = 0 if best is None else best[1][3]
+    depthwise = 0  # 0: each candidate's GEMM tile; once another is chosen, the GEMM tiles are chosen again with it
+    while True:
         for row_tile, block, depth, ramp in itertools.product(rows, blocks, depths or DEPTHS[dtype], cache_ramps):
             consider((row_tile, block, depth, depthwise or block), ramp)
         for candidate in depthwise_blocks:
             consider((*best[1][:3], candidate), best[2])
+        if best[1][3] == (depthwise or best[1][1]):
+            break
+        depthwise = best[1][3]
     error, tile, ramp, theta = best
     relative = design.matrix(tile, ramp) @ theta / measured - 1
     stats = {"samples": len(samples), "rms_relative_error": round(error, 4),
@@ -262,8 +264,8 @@ class _Design:
         self.kernel = np.array([op.kernel for _, op in compute], dtype=float)
         self.reduced = self.macs / (np.array([op.out_elements for _, op in compute]) * self.kernel)
 
-    def matrix(self, tile: tuple[int, ...], ramp: tuple[float, float]) -> np.ndarray:
-        rows, block, depth, depthwise = (*tile, tile[1])[:4]
+    def matrix(self, tile: tuple[int, int, int, int], ramp: tuple[float, float]) -> np.ndarray:
+        rows, block, depth, depthwise = tile
         up = lambda values, t: np.ceil(values / t) * t  # noqa: E731
         channels = np.where(self.depthwise, up(self.channels, depthwise),
                             up(self.channels / self.groups, block) * self.groups)
