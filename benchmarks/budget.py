@@ -1,11 +1,12 @@
 """Latency-aware widths vs uniform pruning at the same measured latency, after the same distillation.
 
-Fashion-MNIST, the cached example teacher, the `host` target measured on this machine (its stored calibration when
-there is one). `--runtime` picks the deployable artifact: the host profile's own (int8 ONNX Runtime on x86), or
-int8 TFLite (default here: for this 4 M-MAC model ONNX Runtime's int8 latency is mostly fixed cost, 0.145 ms
-unpruned vs 0.126 ms at the narrowest widths, too narrow a range to place budgets in on a noisy VM). First the
-unpruned and the narrowest allowed widths are measured, and the budgets are set between them (--fractions of the
-way from the narrowest to the unpruned latency, or --budgets in ms).
+Fashion-MNIST, the cached teacher (`--model`: the example, or e.g. benchmarks/wide_example.py:wide_example, the
+example three times as wide, whose int8 latency spans more than this host's noise), the `host` target measured on
+this machine (its stored calibration when there is one). `--runtime` picks the deployable artifact: the host
+profile's own (int8 ONNX Runtime on x86), or int8 TFLite (default here: for the 4 M-MAC example ONNX Runtime's int8
+latency is mostly fixed cost, 0.145 ms unpruned vs 0.126 ms at the narrowest widths, too narrow a range to place
+budgets in on a noisy VM). First the unpruned and the narrowest allowed widths are measured, and the budgets are
+set between them (--fractions of the way from the narrowest to the unpruned latency, or --budgets in ms).
 For each budget:
 - latency-aware: the build's budget search (stages/budget.py: predicted widths, confirmed and adjusted by
   measurement);
@@ -15,7 +16,7 @@ For each budget:
   turns (p10 of the turn medians: it repeats better than their median on a noisy machine);
 then both are distilled with the build's settings for --epochs, same seeds, and evaluated on the test split.
 
-    python benchmarks/budget.py [--fractions 0.75,0.5,0.25] [--epochs 4] [--seeds 0]
+    python benchmarks/budget.py [--model SPEC] [--fractions 0.75,0.5,0.25] [--epochs 4] [--seeds 0]
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ from edgeprune.targets import load_target
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="example", help="the teacher's model spec (trained and cached by the "
+                                                              "build when not cached yet), e.g. "
+                                                              "benchmarks/wide_example.py:wide_example")
     parser.add_argument("--fractions", default="0.75,0.5,0.25")
     parser.add_argument("--budgets", default=None, help="budgets in ms (overrides --fractions)")
     parser.add_argument("--epochs", type=int, default=4)
@@ -64,8 +68,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as out:
-        config = BuildConfig(out=out, target="host", threads=args.threads, budget_ms=1.0, bench_rounds=3,
-                             budget_percentile=args.percentile)
+        config = BuildConfig(out=out, target="host", model=args.model, threads=args.threads, budget_ms=1.0,
+                             bench_rounds=3, budget_percentile=args.percentile)
         profile = dataclasses.replace(load_target("host"), runtime=args.runtime,
                                       int8_activations="int8" if args.runtime == "tflite" else "uint8")
         if args.calibration:  # stored where the build looks for this machine's calibration

@@ -10,10 +10,12 @@ artifacts in one process, taking turns of 15 runs for --seconds, each one's medi
 per runtime/dtype the share predicted within +-10 % of the measured statistic of turn medians that the calibration
 fits (p50 by default; of each measurement, and of their geometric mean) and of the p50, and the Spearman rank
 correlation; with --anchors, how fast the calibration's own networks run now against then. Then prints the
-uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis.
+uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, with their basis. With --zoo the
+calibration also measures other instances of the held-out families (other resolutions and pruning ratios; ZOO),
+as a user's `edgeprune calibrate --network SPEC` measures their own architecture.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|r] [--seconds 90] [--cpus 1] [--calibration FILE]
-                                           [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together]
+    python benchmarks/latency_predictor.py [--set a|b|...|t] [--seconds 90] [--cpus 1] [--calibration FILE]
+                                           [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together [--zoo]]
 """
 from __future__ import annotations
 
@@ -70,10 +72,68 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     (the first with the private-cache term, since reverted); set "n" in round 15, before its calibration (the first
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
     17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
-    calibration; set "r" in round 19, before its calibration."""
+    calibration; set "r" in round 19, before its calibration; set "s" in round 20, before its calibration; set "t" in
+    round 21, before its calibration (the first measured with `--zoo`)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
-            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s}[which]()
+            "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s,
+            "t": _set_t}[which]()
+
+
+def _set_t() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.2", lambda: example_net(width=1.2), ex),
+        ("example w2.6 pruned 0.45 (odd widths)", _pruned(lambda: example_net(width=2.6), ex, 0.45, 1), ex),
+        ("example w3.8 pruned 0.65 (x8)", _pruned(lambda: example_net(width=3.8), ex, 0.65, 8), ex),
+        ("example w0.8", lambda: example_net(width=0.8), ex),
+        ("mobilenet_v2 52px pruned 0.35", _pruned(_tv("mobilenet_v2"), (3, 52, 52), 0.35, 8), (3, 52, 52)),
+        ("mobilenet_v2 x1.4 44px pruned 0.4", _pruned(_tv("mobilenet_v2", width_mult=1.4), (3, 44, 44), 0.4, 8),
+         (3, 44, 44)),
+        ("mobilenet_v3_small 60px pruned 0.25", _pruned(_tv("mobilenet_v3_small"), (3, 60, 60), 0.25, 8), (3, 60, 60)),
+        ("mobilenet_v3_large 44px", _tv("mobilenet_v3_large"), (3, 44, 44)),
+        ("mnasnet1_0 64px pruned 0.25", _pruned(_tv("mnasnet1_0"), (3, 64, 64), 0.25, 8), (3, 64, 64)),
+        ("mnasnet0_75 48px", _tv("mnasnet0_75"), (3, 48, 48)),
+        ("shufflenet_v2_x1_0 52px", _tv("shufflenet_v2_x1_0"), (3, 52, 52)),
+        ("shufflenet_v2_x2_0 44px", _tv("shufflenet_v2_x2_0"), (3, 44, 44)),
+        ("regnet_y_400mf 48px pruned 0.35", _pruned(_tv("regnet_y_400mf"), (3, 48, 48), 0.35, 8), (3, 48, 48)),
+        ("regnet_x_400mf 44px pruned 0.25", _pruned(_tv("regnet_x_400mf"), (3, 44, 44), 0.25, 8), (3, 44, 44)),
+        ("efficientnet_b0 48px", _tv("efficientnet_b0"), (3, 48, 48)),
+        ("resnet18 44px pruned 0.55", _pruned(_tv("resnet18"), (3, 44, 44), 0.55, 8), (3, 44, 44)),
+        ("resnet34 36px pruned 0.45", _pruned(_tv("resnet34"), (3, 36, 36), 0.45, 8), (3, 36, 36)),
+        ("resnet50 36px pruned 0.55", _pruned(_tv("resnet50"), (3, 36, 36), 0.55, 8), (3, 36, 36)),
+        ("resnext50_32x4d 40px pruned 0.7", _pruned(_tv("resnext50_32x4d"), (3, 40, 40), 0.7, 8), (3, 40, 40)),
+        ("squeezenet1_1 48px", _tv("squeezenet1_1"), (3, 48, 48)),
+    ]
+
+
+# `--zoo`: the held-out families at the instances of sets p-s that a model spec can name (torchvision's own widths),
+# and the example, measured with the calibration (as `edgeprune calibrate --network SPEC` measures a user's
+# architecture): (torchvision model or "example", input side, uniform pruning ratio).
+ZOO = [
+    ("mobilenet_v2", 48, 0.4), ("mobilenet_v3_small", 48, 0), ("mobilenet_v3_large", 56, 0.5), ("mnasnet1_0", 56, 0.3),
+    ("mnasnet0_5", 48, 0), ("shufflenet_v2_x1_0", 64, 0), ("shufflenet_v2_x0_5", 48, 0), ("regnet_y_400mf", 64, 0.4),
+    ("regnet_x_800mf", 40, 0), ("efficientnet_b0", 56, 0), ("resnet18", 40, 0.6), ("resnet34", 48, 0.65),
+    ("resnet50", 48, 0.75), ("resnext50_32x4d", 32, 0.8), ("squeezenet1_1", 40, 0),  # set p
+    ("mobilenet_v2", 40, 0), ("mobilenet_v2", 80, 0.5), ("mobilenet_v3_small", 72, 0.3), ("mobilenet_v3_large", 48, 0),
+    ("mnasnet1_3", 48, 0), ("mnasnet0_75", 56, 0.4), ("shufflenet_v2_x1_5", 56, 0), ("shufflenet_v2_x2_0", 32, 0),
+    ("regnet_y_800mf", 48, 0.5), ("regnet_x_400mf", 56, 0.3), ("efficientnet_b0", 40, 0), ("resnet18", 56, 0.4),
+    ("resnet34", 32, 0.5), ("resnet50", 40, 0.5), ("resnext50_32x4d", 48, 0.6), ("squeezenet1_0", 48, 0),  # set q
+    ("mobilenet_v2", 56, 0.3), ("mobilenet_v3_small", 56, 0), ("mobilenet_v3_large", 64, 0.4), ("mnasnet1_0", 40, 0),
+    ("mnasnet0_5", 64, 0.3), ("shufflenet_v2_x1_0", 40, 0), ("shufflenet_v2_x0_5", 72, 0), ("regnet_y_400mf", 40, 0),
+    ("regnet_x_800mf", 48, 0.4), ("efficientnet_b1", 32, 0), ("resnet18", 48, 0.5), ("resnet34", 40, 0.3),
+    ("resnet50", 32, 0.6), ("wide_resnet50_2", 40, 0.75), ("squeezenet1_1", 56, 0),  # set r
+    ("mobilenet_v2", 44, 0.25), ("mobilenet_v3_small", 44, 0), ("mobilenet_v3_large", 52, 0.3), ("mnasnet1_3", 56, 0),
+    ("mnasnet1_0", 48, 0.4), ("shufflenet_v2_x1_5", 44, 0), ("shufflenet_v2_x0_5", 60, 0), ("regnet_y_400mf", 56, 0.3),
+    ("regnet_x_400mf", 36, 0), ("efficientnet_b0", 36, 0), ("resnet18", 36, 0.4), ("resnet34", 52, 0.6),
+    ("resnet50", 44, 0.5), ("resnext50_32x4d", 36, 0.6), ("squeezenet1_0", 44, 0),  # set s
+    ("example", 28, 0), ("example", 28, 0.25), ("example", 28, 0.5),
+]
+
+
+def zoo_cases() -> list[cal.ModelCase]:
+    return [cal.ModelCase("example", (1, 28, 28), ratio, 8) if name == "example" else
+            cal.ModelCase(f"torchvision:{name}", (3, side, side), ratio, 8) for name, side, ratio in ZOO]
 
 
 def _set_s() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -558,13 +618,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrs"),
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrst"),
                         help="held-out models: a (guided the model's design), b (measured after round 3's model "
                         "was fixed), c (after round 4's), d (after round 5's), e (after round 6's), f (after round "
                         "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "
                         "k (after round 12's), l (after round 12's, on a new CPU), m (after round 14's), n (after "
                         "round 15's), o (after round 16's), p (after round 17's), q (after round 18's), r (after "
-                        "round 19's), s (after round 20's)")
+                        "round 19's), s (after round 20's), t (after round 21's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
@@ -576,6 +636,9 @@ def main() -> None:
                         "artifacts (in --anchors, exported there when missing) are timed with the held-out ones, each "
                         "repeat fits its own calibration on them and predicts from it, so that the machine's drift "
                         "between a calibration and a later check (9-14 %% here in round 9) stays out of the figure")
+    parser.add_argument("--zoo", action="store_true", help="with --together: the calibration also measures the "
+                        "held-out families at other instances (ZOO: sets p-s' torchvision models and the example), as "
+                        "`edgeprune calibrate --network` measures a user's architecture")
     args = parser.parse_args()
     torch.set_num_threads(1)
     profile = load_target("host")
@@ -637,11 +700,12 @@ def _together(artifacts: dict, folder: Path, work: Path, profile, args: argparse
               cpus: tuple[int, ...] | None) -> tuple[list[dict], list[dict]]:
     """Per repeat, the held-out and the calibration's artifacts timed together (one process per runtime), and the
     calibration fitted on its own artifacts' results (kept in work/together-*.json)."""
-    calibration = cal.export_cases(cal.cases(), folder, profile, KEYS, lambda line: print(line, flush=True))
+    calibration = cal.export_cases(cal.cases(models=zoo_cases() if args.zoo else ()), folder, profile, KEYS,
+                                   lambda line: print(line, flush=True))
     options = cal.measuring_options(args.threads, args.seconds, cpus)
     documents, results = [], []
     for n in range(args.repeats):
-        path = work / f"together-{args.seconds:g}s-{n + 1}.json"
+        path = work / f"together{'-zoo' if args.zoo else ''}-{args.seconds:g}s-{n + 1}.json"
         if path.is_file():
             run = json.loads(path.read_text())
         else:

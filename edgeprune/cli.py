@@ -38,7 +38,7 @@ def _shape(ctx: click.Context, param: click.Parameter, value: str | None) -> str
         from .errors import ConfigError
 
         try:
-            _parse_shape(value, "--input-shape")
+            _parse_shape(value, param.opts[0])
         except ConfigError as exc:
             raise click.BadParameter(exc.message) from None
     return value
@@ -178,6 +178,26 @@ def targets(name: str | None) -> None:
         document = load(stored)
         click.echo(f"{'latency calibration':22} {stored}: {document['where']}, {document['threads']} threads, "
                    f"{document['created']}, {', '.join(document['runtime_versions'].values())}")
+
+
+def _network_cases(specs: tuple[str, ...], shape: str | None, ratios: str, round_to: int) -> list:
+    """`calibrate --network`: the user's architectures to measure with the grid (none without --network)."""
+    from .config import _parse_shape
+    from .errors import ConfigError
+    from .latency.calibration import model_cases
+
+    if not specs:
+        if shape:
+            raise ConfigError("--network-input: give the architecture too (--network SPEC)")
+        return []
+    if not shape:
+        raise ConfigError("--network needs --network-input C,H,W (the input its models are measured at)")
+    try:
+        parsed = [float(r) for r in ratios.split(",") if r.strip()]
+    except ValueError:
+        raise ConfigError(f"--network-ratios: expected comma-separated shares like 0,0.25,0.5, got {ratios!r}"
+                          ) from None
+    return model_cases(specs, _parse_shape(shape, "--network-input"), parsed, round_to)
 
 
 def _cpus(value: str | None) -> tuple[int, ...] | None:
@@ -465,12 +485,19 @@ def report(build_dir: str, compare: tuple[str, ...]) -> None:
 @click.option("--work", type=click.Path(file_okay=False),
               help="Keep the exported calibration models in this folder and reuse those already there.")
 @click.option("--cpus", callback=lambda ctx, param, value: _cpus(value), help="Pin the runner to these CPU ids.")
+@click.option("--network", "networks", multiple=True, metavar="SPEC",
+              help="Also calibrate on this architecture (a model spec as --model takes it; repeatable) at "
+                   "--network-input, pruned by each of --network-ratios: the fit learns what its blocks cost here.")
+@click.option("--network-input", callback=_shape, help="C,H,W of the --network models' input, e.g. 3,96,96.")
+@click.option("--network-ratios", default="0,0.25,0.5", show_default=True,
+              help="Uniform pruning ratios at which each --network model is measured (widths as the build's).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Calibration file to write [calibration/TARGET--DEVICE.json next to the profile, or in "
                    "$EDGEPRUNE_CALIBRATION_DIR].")
 def calibrate(target: str, host: str | None, remote_python: str | None, trust_new_host: bool, threads: int | None,
               runtimes: str, quick: bool, seconds: float, statistic: str, work: str | None,
-              cpus: tuple[int, ...] | None, out: str | None) -> None:
+              cpus: tuple[int, ...] | None, networks: tuple[str, ...], network_input: str | None,
+              network_ratios: str, out: str | None) -> None:
     """Fit the target's latency model: micro-benchmarks and small networks measured on the device (or here for the
     host target)."""
     import os
@@ -492,9 +519,10 @@ def calibrate(target: str, host: str | None, remote_python: str | None, trust_ne
                           "only the host target is calibrated on this machine")
     threads = threads or (profile.threads if device else min(profile.threads, len(os.sched_getaffinity(0))))
     keys = [key for key in calibration.ARTIFACT_FILES if key[0] in chosen]
+    models = _network_cases(networks, network_input, network_ratios, profile.channel_multiple)
     document = calibration.calibrate(profile, threads=threads, device=device, quick=quick, keys=keys,
                                      trust_new_host=trust_new_host, seconds=seconds, cpus=cpus, statistic=statistic,
-                                     work=Path(work) if work else None,
+                                     work=Path(work) if work else None, models=models,
                                      progress=lambda line: click.echo(line, err=True))
     path = Path(out) if out else calibration.calibration_path(profile, device)
     calibration.save(document, path)

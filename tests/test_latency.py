@@ -350,3 +350,15 @@ def test_next_goal_scales_then_follows_the_measured_line() -> None:
     assert next_goal([(1.0, 1.5), (0.8, 1.3)], aim=1.0) == pytest.approx(0.5)
     # a line that does not rise (noise) falls back to scaling
     assert next_goal([(1.0, 1.5), (0.8, 1.6)], aim=1.0) == pytest.approx(0.5)
+
+
+def test_a_users_architecture_is_measured_at_each_ratio_with_the_builds_widths() -> None:
+    models = calibration.model_cases(["example"], (1, 28, 28), [0.0, 0.5], round_to=8)
+    assert [m.name for m in models] == ["model-example-1x28x28-r0", "model-example-1x28x28-r0.5"]
+    assert cases(quick=True, models=models)[-2:] == models  # measured and fitted with the grid and the networks
+    widths = [[op.out_channels for op in torch_ops(m.build(), m.input_shape) if op.kind in ("conv", "stem")]
+              for m in models]
+    full = [op.out_channels for op in torch_ops(example_net().eval(), (1, 28, 28)) if op.kind in ("conv", "stem")]
+    assert widths[0] == full
+    assert all(w % 8 == 0 and w < f for w, f in zip(widths[1], full))  # pruned to multiples of the target's 8
+    assert torch_ops(models[1].build(), (1, 28, 28)) == torch_ops(models[1].build(), (1, 28, 28))  # fixed by seed
