@@ -4,12 +4,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import EdgepruneError
+
+if TYPE_CHECKING:
+    from .latency.calibration import ModelCase
 
 
 class _Group(click.Group):
@@ -180,7 +183,7 @@ def targets(name: str | None) -> None:
                    f"{document['created']}, {', '.join(document['runtime_versions'].values())}")
 
 
-def _network_cases(specs: tuple[str, ...], shape: str | None, ratios: str, round_to: int) -> list:
+def _network_cases(specs: tuple[str, ...], shape: str | None, ratios: str, round_to: int) -> list["ModelCase"]:
     """`calibrate --network`: the user's architectures to measure with the grid (none without --network)."""
     from .config import _parse_shape
     from .errors import ConfigError

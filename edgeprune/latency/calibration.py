@@ -153,7 +153,7 @@ class ModelCase:
         from ..pruning import prune
 
         torch.manual_seed(0)
-        model = build_model(self.spec, self.input_shape[0], self.num_classes).eval()
+        model = build_model(self.spec, self.input_shape[0], self.num_classes)
         if self.ratio:
             model = prune(model, torch.zeros((1, *self.input_shape)), ratio=self.ratio, round_to=self.round_to).model
         return model.eval()
