@@ -14,7 +14,7 @@ uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, w
 calibration also measures other instances of the held-out families (other resolutions and pruning ratios; ZOO),
 as a user's `edgeprune calibrate --network SPEC` measures their own architecture.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|t] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|u] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together [--zoo]]
 """
 from __future__ import annotations
@@ -73,11 +73,37 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
     17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
     calibration; set "r" in round 19, before its calibration; set "s" in round 20, before its calibration; set "t" in
-    round 21, before its calibration (the first measured with `--zoo`)."""
+    round 21, before its calibration (the first measured with `--zoo`); set "u" in round 22, before its calibration."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
             "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s,
-            "t": _set_t}[which]()
+            "t": _set_t, "u": _set_u}[which]()
+
+
+def _set_u() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.6", lambda: example_net(width=1.6), ex),
+        ("example w2.2 pruned 0.4 (odd widths)", _pruned(lambda: example_net(width=2.2), ex, 0.4, 1), ex),
+        ("example w3.4 pruned 0.55 (x8)", _pruned(lambda: example_net(width=3.4), ex, 0.55, 8), ex),
+        ("example w0.9", lambda: example_net(width=0.9), ex),
+        ("mobilenet_v2 60px pruned 0.45", _pruned(_tv("mobilenet_v2"), (3, 60, 60), 0.45, 8), (3, 60, 60)),
+        ("mobilenet_v2 x0.75 56px", _tv("mobilenet_v2", width_mult=0.75), (3, 56, 56)),
+        ("mobilenet_v3_small 52px pruned 0.35", _pruned(_tv("mobilenet_v3_small"), (3, 52, 52), 0.35, 8), (3, 52, 52)),
+        ("mobilenet_v3_large 60px pruned 0.2", _pruned(_tv("mobilenet_v3_large"), (3, 60, 60), 0.2, 8), (3, 60, 60)),
+        ("mnasnet1_0 52px", _tv("mnasnet1_0"), (3, 52, 52)),
+        ("mnasnet0_5 56px pruned 0.2", _pruned(_tv("mnasnet0_5"), (3, 56, 56), 0.2, 8), (3, 56, 56)),
+        ("shufflenet_v2_x1_5 48px", _tv("shufflenet_v2_x1_5"), (3, 48, 48)),
+        ("shufflenet_v2_x0_5 56px", _tv("shufflenet_v2_x0_5"), (3, 56, 56)),
+        ("regnet_y_400mf 44px pruned 0.2", _pruned(_tv("regnet_y_400mf"), (3, 44, 44), 0.2, 8), (3, 44, 44)),
+        ("regnet_x_800mf 44px pruned 0.3", _pruned(_tv("regnet_x_800mf"), (3, 44, 44), 0.3, 8), (3, 44, 44)),
+        ("efficientnet_b0 44px pruned 0.3", _pruned(_tv("efficientnet_b0"), (3, 44, 44), 0.3, 8), (3, 44, 44)),
+        ("resnet18 52px pruned 0.45", _pruned(_tv("resnet18"), (3, 52, 52), 0.45, 8), (3, 52, 52)),
+        ("resnet34 44px pruned 0.55", _pruned(_tv("resnet34"), (3, 44, 44), 0.55, 8), (3, 44, 44)),
+        ("resnet50 40px pruned 0.65", _pruned(_tv("resnet50"), (3, 40, 40), 0.65, 8), (3, 40, 40)),
+        ("resnext50_32x4d 44px pruned 0.75", _pruned(_tv("resnext50_32x4d"), (3, 44, 44), 0.75, 8), (3, 44, 44)),
+        ("squeezenet1_0 40px", _tv("squeezenet1_0"), (3, 40, 40)),
+    ]
 
 
 def _set_t() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -618,7 +644,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrst"),
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrstu"),
                         help="held-out models: a (guided the model's design), b (measured after round 3's model "
                         "was fixed), c (after round 4's), d (after round 5's), e (after round 6's), f (after round "
                         "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "

@@ -9,8 +9,8 @@ from edgeprune.errors import BudgetError
 from edgeprune.latency import calibration
 from edgeprune.latency.calibration import cases, grid
 from edgeprune.latency.budget import _Group, search, shaped, width_step
-from edgeprune.latency.costmodel import CACHE_RAMPS, COLUMNS, LatencyModel, fit, footprint_mb, uncached_share, \
-    uncalibrated
+from edgeprune.latency.costmodel import CACHE_RAMPS, COLUMNS, LatencyModel, _Design, fit, footprint_mb, \
+    model_features, op_features, uncached_share, uncalibrated
 from edgeprune.latency.ops import COMPUTE_KINDS, Op, torch_ops
 from edgeprune.latency.predict import layer_latency_table, predict_model
 from edgeprune.models.example import example_net
@@ -145,6 +145,24 @@ def test_a_batch_norm_is_free_after_a_conv_and_a_multiply_after_a_concatenation(
     ops = torch_ops(DenseLayer().eval(), (8, 6, 6))
     assert [(op.name, op.kind) for op in ops[1:]] == [("", "copy"), ("pre", "eltwise"), ("conv", "pointwise")]
     assert ops[2].in_elements == ops[2].out_elements == 16 * 36
+
+
+def test_convs_on_maps_of_fewer_pixels_than_the_kernels_rows_pay_a_cost_of_their_own() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(96, 96, 3, padding=1), torch.nn.Conv2d(96, 96, 3, 2, 1),
+                                torch.nn.Conv2d(96, 96, 3, padding=1, groups=96), torch.nn.Conv2d(96, 96, 3, 2, 1),
+                                torch.nn.Conv2d(96, 96, 3, padding=1)).eval()
+    ops = torch_ops(model, (96, 8, 8))[1:]  # the model's own input copy aside: 8x8, 4x4, 4x4 depthwise, 2x2, 2x2
+    assert [op.kind for op in ops] == ["conv", "conv", "depthwise", "conv", "conv"]
+    small = COLUMNS.index(("per_mmac_small_map", ""))
+    tile = (16, 64, 64, 16)
+    rows = [op_features(op, tile, "int8") for op in ops]
+    # 64 and 16 pixels fill 16-row kernels, depthwise kernels tile channels only: only the 2x2 maps pay
+    assert [row[small] for row in rows] == [0.0, 0.0, 0.0, pytest.approx(ops[3].tiled_macs(*tile) / 1e6),
+                                            pytest.approx(ops[4].tiled_macs(*tile) / 1e6)]
+    assert op_features(ops[3], (4, 64, 64, 16), "int8")[small] == 0.0  # 4 pixels fill a 4-row kernel
+    # the fit's vectorised design matrix prices them alike
+    design = _Design([ops], "int8").matrix(tile, (0.0, 0.0))[0]
+    assert design == pytest.approx(model_features(ops, tile, "int8"))
 
 
 def test_fit_recovers_known_coefficients_tiles_and_cache_ramp() -> None:

@@ -5,6 +5,7 @@ For one runtime and dtype (e.g. TFLite int8) at a fixed thread count, an operato
     per_op[k] + per_mmac[k] * MACs as the kernel tiles them / 1e6
               + per_mb_in[k] * MB read + per_mb_out[k] * MB written + per_mb_weights[k] * MB of weights
               + per_mb_weights_uncached * MB of weights * the share of the model's weights that misses the cache
+              + per_mmac_small_map * the tiled MACs of a GEMM conv whose output map has 2 to rows-1 pixels
 
 and a model costs the sum over its operators plus `per_model` (invoke overhead, input/output handling), all in
 microseconds. MACs are counted as a GEMM micro-kernel computes them: output pixels rounded up to its rows,
@@ -15,7 +16,11 @@ then depends on the whole model, not the layer (measured here: a 512-channel 3x3
 alone, 0.70 ms per layer in a stack of 28 MB and more), so the uncached share ramps from 0 to 1 between two
 footprints. The footprint is what one inference touches, its weights and the activations it writes: held-out
 models of 5-15 MB of fp32 weights missed both ways when it counted the weights alone (round 9 of
-benchmarks/results/latency_predictor.md). Uncalibrated, the coefficients come from the target profile's facts
+benchmarks/results/latency_predictor.md). A convolution whose map has fewer output pixels than the
+micro-kernel's rows (but more than the one pixel of a matrix-vector kernel) costs more per tiled MAC than on larger
+maps: on an AMX Xeon, int8 grouped 3x3 convs at 2x2 px ran 2.3x what the same fit priced them at from larger maps,
+and ResNets and RegNets at 36-48 px input (2-3 px maps in their last stages) 20-40 % slower than predicted (round
+22). Uncalibrated, the coefficients come from the target profile's facts
 (peak compute, memory bandwidth, clock) and stated efficiency guesses; `fit` replaces them with non-negative least
 squares on measured micro-benchmarks and networks (relative error, so small and large models count alike; a
 network weighted above a single layer) and picks the tiles and the cache ramp that fit best. fp32 fits share one
@@ -63,7 +68,8 @@ DEPTHWISE_BLOCKS = (1, 4, 8, 16, 32, 64)
 # channels are reduced) differ from its cost per multiply-accumulate.
 COLUMNS = (("per_model", ""),) + tuple(("per_op", k) for k in KINDS) + tuple(("per_mmac", k) for k in COMPUTE_KINDS) \
     + tuple(("per_mb_in", k) for k in KINDS) + tuple(("per_mb_out", k) for k in KINDS) \
-    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS) + (("per_mb_weights_uncached", ""),)
+    + tuple(("per_mb_weights", k) for k in COMPUTE_KINDS) + (("per_mb_weights_uncached", ""),) \
+    + (("per_mmac_small_map", ""),)
 _INDEX = {column: i for i, column in enumerate(COLUMNS)}
 
 # Uncalibrated guesses, stated so that the estimate can be argued with: the share of the profile's peak compute a
@@ -116,7 +122,7 @@ class LatencyModel:
         coefficients = data["coefficients"]
         return cls(runtime=data["runtime"], dtype=data["dtype"], threads=int(data["threads"]),
                    block=int(data["block"]),
-                   coefficients=tuple(float(coefficients[f"{a}:{k}" if k else a]) for a, k in COLUMNS),
+                   coefficients=tuple(float(coefficients.get(f"{a}:{k}" if k else a, 0.0)) for a, k in COLUMNS),
                    basis=data["basis"], calibrated=bool(data["calibrated"]), fit=data.get("fit", {}),
                    rows=int(data["rows"]), depth=int(data["depth"]),
                    depthwise_block=int(data.get("depthwise_block", 0)),
@@ -151,6 +157,8 @@ def op_features(op: Op, tile: tuple[int, int, int, int], dtype: str, uncached: f
         row[_INDEX["per_mmac", op.kind]] = op.tiled_macs(*tile) / 1e6
         row[_INDEX["per_mb_weights", op.kind]] = op.weight_elements * size
         row[_INDEX["per_mb_weights_uncached", ""]] = op.weight_elements * size * uncached
+        if op.kind != "depthwise" and 1 < op.out_elements // max(op.out_channels, 1) < tile[0]:
+            row[_INDEX["per_mmac_small_map", ""]] = op.tiled_macs(*tile) / 1e6
     return row
 
 
@@ -251,6 +259,7 @@ class _Design:
     def __init__(self, models: Sequence[Sequence[Op]], dtype: str) -> None:
         self.base = np.stack([model_features(ops, (1, 1, 1, 1), dtype) for ops in models])
         self.uncached_column = _INDEX["per_mb_weights_uncached", ""]
+        self.small_column = _INDEX["per_mmac_small_map", ""]
         self.weights = np.array([weight_mb(ops, dtype) for ops in models])
         self.footprints = np.array([footprint_mb(ops, dtype) for ops in models])
         compute = [(i, op) for i, ops in enumerate(models) for op in ops if op.kind in COMPUTE_KINDS and op.macs]
@@ -275,6 +284,9 @@ class _Design:
         matrix = self.base.copy()
         matrix[self.model, self.column] = 0.0
         np.add.at(matrix, (self.model, self.column), macs / 1e6)
+        small = ~self.depthwise & (self.pixels > 1) & (self.pixels < rows)
+        matrix[:, self.small_column] = 0.0
+        np.add.at(matrix, (self.model[small], self.small_column), macs[small] / 1e6)
         share = np.array([uncached_share(f, ramp) for f in self.footprints])
         matrix[:, self.uncached_column] = self.weights * share
         return matrix
