@@ -650,7 +650,7 @@ def main() -> None:
                         "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "
                         "k (after round 12's), l (after round 12's, on a new CPU), m (after round 14's), n (after "
                         "round 15's), o (after round 16's), p (after round 17's), q (after round 18's), r (after "
-                        "round 19's), s (after round 20's), t (after round 21's)")
+                        "round 19's), s (after round 20's), t (after round 21's), u (after round 22's)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")

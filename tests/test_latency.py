@@ -151,7 +151,7 @@ def test_convs_on_maps_of_fewer_pixels_than_the_kernels_rows_pay_a_cost_of_their
     model = torch.nn.Sequential(torch.nn.Conv2d(96, 96, 3, padding=1), torch.nn.Conv2d(96, 96, 3, 2, 1),
                                 torch.nn.Conv2d(96, 96, 3, padding=1, groups=96), torch.nn.Conv2d(96, 96, 3, 2, 1),
                                 torch.nn.Conv2d(96, 96, 3, padding=1)).eval()
-    ops = torch_ops(model, (96, 8, 8))[1:]  # the model's own input copy aside: 8x8, 4x4, 4x4 depthwise, 2x2, 2x2
+    ops = torch_ops(model, (96, 8, 8))[1:]  # the input layout copy aside: 8x8, 4x4, 4x4 depthwise, 2x2, 2x2
     assert [op.kind for op in ops] == ["conv", "conv", "depthwise", "conv", "conv"]
     small = COLUMNS.index(("per_mmac_small_map", ""))
     tile = (16, 64, 64, 16)
