@@ -154,11 +154,12 @@ def op_features(op: Op, tile: tuple[int, int, int, int], dtype: str, uncached: f
     row[_INDEX["per_mb_in", op.kind]] = op.in_elements * size
     row[_INDEX["per_mb_out", op.kind]] = op.out_elements * size
     if op.kind in COMPUTE_KINDS:
-        row[_INDEX["per_mmac", op.kind]] = op.tiled_macs(*tile) / 1e6
+        mmacs = op.tiled_macs(*tile) / 1e6
+        row[_INDEX["per_mmac", op.kind]] = mmacs
         row[_INDEX["per_mb_weights", op.kind]] = op.weight_elements * size
         row[_INDEX["per_mb_weights_uncached", ""]] = op.weight_elements * size * uncached
         if op.kind != "depthwise" and 1 < op.out_elements // max(op.out_channels, 1) < tile[0]:
-            row[_INDEX["per_mmac_small_map", ""]] = op.tiled_macs(*tile) / 1e6
+            row[_INDEX["per_mmac_small_map", ""]] = mmacs
     return row
 
 
