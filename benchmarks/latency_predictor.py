@@ -14,7 +14,7 @@ uncalibrated rpi4 estimates for the default model and mobilenet_v2 at 224x224, w
 calibration also measures other instances of the held-out families (other resolutions and pruning ratios; ZOO),
 as a user's `edgeprune calibrate --network SPEC` measures their own architecture.
 
-    python benchmarks/latency_predictor.py [--set a|b|...|u] [--seconds 90] [--cpus 1] [--calibration FILE]
+    python benchmarks/latency_predictor.py [--set a|b|...|v] [--seconds 90] [--cpus 1] [--calibration FILE]
                                            [--work DIR] [--anchors CALIBRATION_WORK_DIR] [--together [--zoo]]
 """
 from __future__ import annotations
@@ -73,11 +73,38 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
     17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
     calibration; set "r" in round 19, before its calibration; set "s" in round 20, before its calibration; set "t" in
-    round 21, before its calibration (the first measured with `--zoo`); set "u" in round 22, before its calibration."""
+    round 21, before its calibration (the first measured with `--zoo`); set "u" in round 22, before its calibration; set "v" in round 23, before its calibration (the first on an AMD EPYC
+    with AVX2 and no AVX-512 or VNNI, round 22's model unchanged)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
             "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s,
-            "t": _set_t, "u": _set_u}[which]()
+            "t": _set_t, "u": _set_u, "v": _set_v}[which]()
+
+
+def _set_v() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
+    ex = (1, 28, 28)
+    return [
+        ("example w1.4", lambda: example_net(width=1.4), ex),
+        ("example w2.4 pruned 0.5 (odd widths)", _pruned(lambda: example_net(width=2.4), ex, 0.5, 1), ex),
+        ("example w3.0 pruned 0.6 (x8)", _pruned(lambda: example_net(width=3.0), ex, 0.6, 8), ex),
+        ("example w0.7", lambda: example_net(width=0.7), ex),
+        ("mobilenet_v2 64px pruned 0.3", _pruned(_tv("mobilenet_v2"), (3, 64, 64), 0.3, 8), (3, 64, 64)),
+        ("mobilenet_v2 x0.5 60px", _tv("mobilenet_v2", width_mult=0.5), (3, 60, 60)),
+        ("mobilenet_v3_small 64px", _tv("mobilenet_v3_small"), (3, 64, 64)),
+        ("mobilenet_v3_large 48px pruned 0.35", _pruned(_tv("mobilenet_v3_large"), (3, 48, 48), 0.35, 8), (3, 48, 48)),
+        ("mnasnet1_3 44px pruned 0.3", _pruned(_tv("mnasnet1_3"), (3, 44, 44), 0.3, 8), (3, 44, 44)),
+        ("mnasnet0_75 60px pruned 0.2", _pruned(_tv("mnasnet0_75"), (3, 60, 60), 0.2, 8), (3, 60, 60)),
+        ("shufflenet_v2_x1_0 60px", _tv("shufflenet_v2_x1_0"), (3, 60, 60)),
+        ("shufflenet_v2_x2_0 40px", _tv("shufflenet_v2_x2_0"), (3, 40, 40)),
+        ("regnet_y_800mf 40px pruned 0.3", _pruned(_tv("regnet_y_800mf"), (3, 40, 40), 0.3, 8), (3, 40, 40)),
+        ("regnet_x_400mf 52px", _tv("regnet_x_400mf"), (3, 52, 52)),
+        ("efficientnet_b0 52px pruned 0.35", _pruned(_tv("efficientnet_b0"), (3, 52, 52), 0.35, 8), (3, 52, 52)),
+        ("resnet18 60px pruned 0.5", _pruned(_tv("resnet18"), (3, 60, 60), 0.5, 8), (3, 60, 60)),
+        ("resnet34 40px pruned 0.6", _pruned(_tv("resnet34"), (3, 40, 40), 0.6, 8), (3, 40, 40)),
+        ("resnet50 44px pruned 0.6", _pruned(_tv("resnet50"), (3, 44, 44), 0.6, 8), (3, 44, 44)),
+        ("resnext50_32x4d 36px pruned 0.7", _pruned(_tv("resnext50_32x4d"), (3, 36, 36), 0.7, 8), (3, 36, 36)),
+        ("squeezenet1_1 44px", _tv("squeezenet1_1"), (3, 44, 44)),
+    ]
 
 
 def _set_u() -> list[tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]]:
@@ -644,13 +671,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measurements, each in a fresh process")
     parser.add_argument("--cpus", default=None, help="pin the runner, e.g. 1")
     parser.add_argument("--calibration", default=None, help="calibration JSON (default: the stored one for host)")
-    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrstu"),
+    parser.add_argument("--set", default="a", choices=tuple("abcdefghijklmnopqrstuv"),
                         help="held-out models: a (guided the model's design), b (measured after round 3's model "
                         "was fixed), c (after round 4's), d (after round 5's), e (after round 6's), f (after round "
                         "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "
                         "k (after round 12's), l (after round 12's, on a new CPU), m (after round 14's), n (after "
                         "round 15's), o (after round 16's), p (after round 17's), q (after round 18's), r (after "
-                        "round 19's), s (after round 20's), t (after round 21's), u (after round 22's)")
+                        "round 19's), s (after round 20's), t (after round 21's), u (after round 22's), v (after round 22's, on an AMD "
+                        "EPYC)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
