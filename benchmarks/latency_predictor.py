@@ -73,8 +73,9 @@ def held_out(which: str = "a") -> list[tuple[str, Callable[[], torch.nn.Module],
     with networks weighted 100 times a single layer); set "o" in round 16, before its calibration; set "p" in round
     17, before its calibration (the first with fp32 weight costs tied over kinds); set "q" in round 18, before its
     calibration; set "r" in round 19, before its calibration; set "s" in round 20, before its calibration; set "t" in
-    round 21, before its calibration (the first measured with `--zoo`); set "u" in round 22, before its calibration; set "v" in round 23, before its calibration (the first on an AMD EPYC
-    with AVX2 and no AVX-512 or VNNI, round 22's model unchanged)."""
+    round 21, before its calibration (the first measured with `--zoo`); set "u" in round 22, before its calibration;
+    set "v" in round 23, before its calibration (the first on an AMD EPYC with AVX2 and no AVX-512 or VNNI, round
+    22's model unchanged)."""
     return {"a": _set_a, "b": _set_b, "c": _set_c, "d": _set_d, "e": _set_e, "f": _set_f, "g": _set_g,
             "h": _set_h, "i": _set_i, "j": _set_j, "k": _set_k, "l": _set_l,
             "m": _set_m, "n": _set_n, "o": _set_o, "p": _set_p, "q": _set_q, "r": _set_r, "s": _set_s,
@@ -677,8 +678,8 @@ def main() -> None:
                         "7's), g (after round 8's), h (after round 9's), i (after round 10's), j (after round 11's), "
                         "k (after round 12's), l (after round 12's, on a new CPU), m (after round 14's), n (after "
                         "round 15's), o (after round 16's), p (after round 17's), q (after round 18's), r (after "
-                        "round 19's), s (after round 20's), t (after round 21's), u (after round 22's), v (after round 22's, on an AMD "
-                        "EPYC)")
+                        "round 19's), s (after round 20's), t (after round 21's), u (after round 22's), v (after "
+                        "round 22's, on an AMD EPYC)")
     parser.add_argument("--only", default=None, help="comma-separated model-name prefixes to run")
     parser.add_argument("--work", default=None, help="keep artifacts and measurements here; reuse them when present "
                                                      "(to re-evaluate another calibration without re-measuring)")
